@@ -1,0 +1,126 @@
+/**
+ * The one configuration module. Every process reads its settings through loadConfig();
+ * nothing else in the project touches process.env. Values are validated with zod at start-up
+ * so a bad setting fails loudly before anything is started.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const EnvSchema = z.object({
+  HB_DATA_DIR: z.string().default('.data'),
+  DATABASE_URL: z.string().url().optional(),
+  HB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  HB_TEMPORAL_UI_PORT: port.default(8233),
+  HB_TEMPORAL_CLI: z.string().optional(),
+  HB_TASK_QUEUE: z.string().default('hail-batch'),
+
+  HB_API_HOST: z.string().default('127.0.0.1'),
+  HB_API_PORT: port.default(5050),
+  /** URL agents and users reach the API at; derived from host and port when not set. */
+  HB_API_URL: z.string().url().optional(),
+  HB_BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+  HB_REGION: z.string().default('local'),
+  HB_ADMIN_TOKEN: z.string().optional(),
+
+  HB_BATCH_WINDOW: positiveInt.max(1500).default(500),
+  HB_SCHEDULER_INTERVAL_MS: positiveInt.default(1000),
+
+  HB_LOCAL_AGENTS: z.coerce.number().int().min(0).default(2),
+  HB_AGENT_CORES: positiveInt.default(4),
+  HB_AGENT_BASE_PORT: port.default(5100),
+  HB_EXECUTOR: z.enum(['docker', 'process']).default('docker'),
+
+  HB_AGENT_NAME: z.string().optional(),
+  HB_AGENT_PORT: port.optional(),
+  HB_AGENT_ACTIVATION_TOKEN: z.string().optional(),
+  HB_AGENT_HOST: z.string().default('127.0.0.1'),
+  HB_AGENT_POOL: z.string().default('standard'),
+  HB_COPIER_IMAGE: z.string().default('hail-batch-busybox:latest'),
+  HB_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  HB_AGENT_HEARTBEAT_MS: positiveInt.default(5000),
+});
+
+export type Executor = 'docker' | 'process';
+
+export type Config = ReturnType<typeof buildConfig>;
+
+function buildConfig(e: z.infer<typeof EnvSchema>) {
+  const dataDir = path.resolve(e.HB_DATA_DIR);
+  const apiUrl = e.HB_API_URL ?? `http://${e.HB_API_HOST}:${e.HB_API_PORT}`;
+  return {
+    dataDir,
+    logLevel: e.HB_LOG_LEVEL,
+    region: e.HB_REGION,
+    objectStoreDir: path.join(dataDir, 'objects'),
+    database: e.DATABASE_URL
+      ? ({ kind: 'postgres', url: e.DATABASE_URL } as const)
+      : ({ kind: 'pglite', dir: path.join(dataDir, 'pglite') } as const),
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      uiPort: e.HB_TEMPORAL_UI_PORT,
+      cliPath: e.HB_TEMPORAL_CLI,
+      taskQueue: e.HB_TASK_QUEUE,
+      dbFile: path.join(dataDir, 'temporal.sqlite'),
+    },
+    api: {
+      host: e.HB_API_HOST,
+      port: e.HB_API_PORT,
+      url: apiUrl,
+      bodyLimitBytes: e.HB_BODY_LIMIT_BYTES,
+      adminToken: e.HB_ADMIN_TOKEN,
+    },
+    driver: {
+      batchWindow: e.HB_BATCH_WINDOW,
+      schedulerIntervalMs: e.HB_SCHEDULER_INTERVAL_MS,
+    },
+    localPool: {
+      agents: e.HB_LOCAL_AGENTS,
+      coresPerAgent: e.HB_AGENT_CORES,
+      basePort: e.HB_AGENT_BASE_PORT,
+      executor: e.HB_EXECUTOR as Executor,
+    },
+    agent: {
+      name: e.HB_AGENT_NAME,
+      host: e.HB_AGENT_HOST,
+      port: e.HB_AGENT_PORT,
+      cores: e.HB_AGENT_CORES,
+      pool: e.HB_AGENT_POOL,
+      activationToken: e.HB_AGENT_ACTIVATION_TOKEN,
+      apiUrl,
+      executor: e.HB_EXECUTOR as Executor,
+      copierImage: e.HB_COPIER_IMAGE,
+      dockerSocket: e.HB_DOCKER_SOCKET,
+      heartbeatMs: e.HB_AGENT_HEARTBEAT_MS,
+      scratchDir: path.join(dataDir, 'agents', e.HB_AGENT_NAME ?? 'agent'),
+    },
+  };
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return buildConfig(parsed.data);
+}
+
+/** The environment variables that carry a config into a child process (agents, services). */
+export function childEnv(overrides: Record<string, string | number | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
