@@ -11,6 +11,12 @@ export type ProcessSpec = {
 
 export type FileTransfer = { from: string; to: string };
 
+/** A bucket mounted read-only into the main container (Hail `cloudfuse`, alias `gcsfuse`). */
+export type CloudfuseMount = { bucket: string; mount_path: string; read_only: boolean };
+
+/** A Kubernetes-style secret mount; only the ci user may ask for one. */
+export type SecretMount = { namespace: string; name: string; mount_path: string };
+
 export type NormalizedResources = {
   /** Cores the job is given after rounding to its pool, in thousandths of a core. */
   cores_mcpu: number;
@@ -39,6 +45,16 @@ export type JobSpec = {
   regions: string[] | null;
   job_group_id: number;
   port: number | null;
+  // The rest are set only when the wire spec gave them, to keep stored specs small.
+  cloudfuse?: CloudfuseMount[];
+  requester_pays_project?: string;
+  user_code?: string;
+  mount_tokens?: boolean;
+  /** Anything but public, and the three fields after it, are allowed for the ci user only. */
+  network?: 'public' | 'private';
+  unconfined?: boolean;
+  secrets?: SecretMount[];
+  service_account?: { namespace: string; name: string };
 };
 
 /** The containers of one job attempt, in the order they run. */

@@ -1,0 +1,33 @@
+/**
+ * A request the user can fix: the API answers it with 400 and the message as the reason.
+ * `field` is the dotted path of the offending value (`bunch[3].resources.memory`, `q`); the
+ * message always starts with it so the reason alone tells the user where to look.
+ */
+export class SpecError extends Error {
+  /** The message without the field prefix. */
+  readonly detail: string;
+
+  constructor(
+    public readonly field: string,
+    message: string,
+  ) {
+    super(field === '' ? message : `${field}: ${message}`);
+    this.name = 'SpecError';
+    this.detail = message;
+  }
+}
+
+/** Renders a user's value for an error message: strings in quotes, the rest as JSON, cut short. */
+export function showValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = `'${value}'`;
+  else if (value === undefined) text = 'nothing';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,107 @@
+/**
+ * Readers for untrusted JSON values. Each one either returns the value in its TypeScript type
+ * or throws a SpecError naming the dotted field path, so the spec parsers read top to bottom
+ * like the schema they enforce. Hand-written rather than zod so every message can say what
+ * was expected in the user's own terms.
+ */
+import { SpecError, showValue } from './errors';
+
+export function fieldPath(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${showValue(value)}`;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * An object with a closed set of keys. Null counts as absent for optional keys: JSON
+ * encoders differ on whether they drop or null out unset fields, and both mean "not given".
+ */
+export function readObject(
+  value: unknown,
+  path: string,
+  allowed: readonly string[],
+  required: readonly string[] = [],
+): Record<string, unknown> {
+  const where = path === '' ? 'body' : path;
+  if (!isPlainObject(value)) throw new SpecError(where, `expected an object, found ${kindOf(value)}`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new SpecError(fieldPath(path, key), `unknown key '${key}'; allowed keys are ${allowed.join(', ')}`);
+    }
+  }
+  for (const key of required) {
+    if (value[key] === undefined || value[key] === null) {
+      throw new SpecError(fieldPath(path, key), `'${key}' is required`);
+    }
+  }
+  return value;
+}
+
+/** The value at `key`, or undefined when it is missing or null. */
+export function optional(obj: Record<string, unknown>, key: string): unknown {
+  const value = obj[key];
+  return value === null ? undefined : value;
+}
+
+/** `read` applied to the value at `key` (with its field path), or `fallback` when absent. */
+export function readOptional<T, D>(
+  obj: Record<string, unknown>,
+  path: string,
+  key: string,
+  read: (value: unknown, field: string) => T,
+  fallback: D,
+): T | D {
+  const value = optional(obj, key);
+  return value === undefined ? fallback : read(value, fieldPath(path, key));
+}
+
+export function readString(value: unknown, field: string, opts: { nonEmpty?: boolean } = {}): string {
+  if (typeof value !== 'string') throw new SpecError(field, `expected a string, found ${kindOf(value)}`);
+  if (opts.nonEmpty && value.length === 0) throw new SpecError(field, 'must not be empty');
+  return value;
+}
+
+export function readBoolean(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw new SpecError(field, `expected true or false, found ${kindOf(value)}`);
+  return value;
+}
+
+export function readInteger(value: unknown, field: string, opts: { min?: number; max?: number } = {}): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new SpecError(field, `expected an integer, found ${kindOf(value)}`);
+  }
+  if (opts.min !== undefined && value < opts.min) {
+    throw new SpecError(field, `must be at least ${opts.min}, found ${value}`);
+  }
+  if (opts.max !== undefined && value > opts.max) {
+    throw new SpecError(field, `must be at most ${opts.max}, found ${value}`);
+  }
+  return value;
+}
+
+export function readNumber(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new SpecError(field, `expected a number, found ${kindOf(value)}`);
+  }
+  return value;
+}
+
+export function readList<T>(value: unknown, field: string, item: (value: unknown, field: string) => T): T[] {
+  if (!Array.isArray(value)) throw new SpecError(field, `expected a list, found ${kindOf(value)}`);
+  return value.map((v, i) => item(v, `${field}[${i}]`));
+}
+
+/** A str→str map. Built with fromEntries so a '__proto__' key stays an ordinary key. */
+export function readStringMap(value: unknown, field: string): Record<string, string> {
+  if (!isPlainObject(value)) throw new SpecError(field, `expected an object of strings, found ${kindOf(value)}`);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, readString(v, fieldPath(field, k))]));
+}
