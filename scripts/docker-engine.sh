@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine is reachable, starting (and if need be installing) one.
+# Idempotent and quiet on success; on failure says what is missing and exits non-zero.
+# Agents and tests call it before they touch Docker, sometimes several at once, hence the lock.
+set -euo pipefail
+
+data_dir="${HB_DATA_DIR:-.data}"
+mkdir -p "$data_dir"
+log="$data_dir/dockerd.log"
+
+engine_up() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+fail() { echo "docker-engine: $*" >&2; exit 1; }
+
+engine_up && exit 0
+
+# Serialise concurrent callers so only one of them installs or starts dockerd.
+exec 9>"$data_dir/.docker-engine.lock"
+flock 9
+engine_up && exit 0
+
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    fail "no Docker engine is reachable and dockerd is not installed; install docker.io (needs root and apt) or start an engine and set DOCKER_HOST"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q docker.io >/dev/null 2>&1; then
+    apt-get update -q >/dev/null 2>&1 || true
+    apt-get install -y -q docker.io >/dev/null 2>&1 || fail "apt-get install docker.io failed"
+  fi
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  fail "dockerd is installed but not running, and starting it needs root"
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+  # setsid: the engine must outlive the shell (and process group) that started it.
+  setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+fi
+
+for _ in $(seq 1 60); do
+  engine_up && exit 0
+  sleep 0.5
+done
+fail "dockerd did not answer 'docker info' within 30 s; see $log"

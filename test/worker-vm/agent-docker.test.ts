@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { expect, it } from 'vitest';
+import { LABEL_INSTANCE } from '../../worker-vm/executors/docker';
+import { executorConformance } from './conformance';
+import { FakeApi } from './fake-api';
+import { createJob, createRequest, ensureDocker, jobSpec, pollUntil, type TestAgent } from './helpers';
+
+const docker = new Docker();
+const containersOf = (instance: string) => docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
+const sh = (script: string) => ['/bin/sh', '-c', script];
+
+executorConformance('docker', {
+  before: ensureDocker,
+  more: (agent) => {
+    it('reports a missing image as an error, quickly', async () => {
+      const t = agent();
+      const body = createRequest(jobSpec({ image: 'no-such-image-anywhere:1.0', command: ['true'] }));
+      const t0 = Date.now();
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(done.status).toMatchObject({ state: 'error', exit_code: null });
+      expect(done.status.status.container_statuses.main).toMatchObject({ state: 'error', short_error: 'image cannot be pulled' });
+      expect(done.marked_job_started).toBe(false);
+    });
+
+    it('kills a job over its memory limit: exit 137, out of memory', async () => {
+      const t = agent();
+      const spec = jobSpec({ command: sh('head -c 200m /dev/zero | tail') });
+      spec.resources.memory_bytes = 16 * 1024 * 1024;
+      const body = createRequest(spec);
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status).toMatchObject({ state: 'failed', exit_code: 137 });
+      expect(done.status.status.container_statuses.main).toMatchObject({
+        short_error: 'out of memory',
+        container_status: { exit_code: 137, out_of_memory: true },
+      });
+    });
+
+    it('labels its containers and leaves none behind', async () => {
+      const t = agent();
+      const body = createRequest(jobSpec({ command: sh('sleep 60') }), { job_id: 3, attempt_id: 'lbl1' });
+      expect(await createJob(t, body)).toBe(200);
+      const running = await pollUntil(async () => (await containersOf(t.name)).find((c) => c.State === 'running'));
+      expect(running?.Labels).toMatchObject({
+        [LABEL_INSTANCE]: t.name,
+        'hail-batch.batch_id': String(body.batch_id),
+        'hail-batch.job_id': '3',
+        'hail-batch.attempt_id': 'lbl1',
+        'hail-batch.container': 'main',
+      });
+      const del = await fetch(`${t.agent.url}/api/v1alpha/batches/${body.batch_id}/jobs/3/delete`, { method: 'DELETE' });
+      expect(del.status).toBe(200);
+      await t.agent.attempts.idle();
+      expect(await containersOf(t.name)).toEqual([]);
+    });
+
+    it('measures the per-job overhead of a trivial container', async () => {
+      const t = agent();
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const body = createRequest(jobSpec({ command: ['true'] }));
+        const t0 = performance.now();
+        expect(await createJob(t, body)).toBe(200);
+        await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+        times.push(performance.now() - t0);
+      }
+      const mean = times.reduce((a, b) => a + b, 0) / times.length;
+      console.log(`docker job overhead: create → job_complete mean ${mean.toFixed(0)} ms (${times.map((x) => x.toFixed(0)).join(', ')})`);
+      expect(mean).toBeLessThan(5_000);
+    });
+  },
+});
+
+it('an agent process stops cleanly on SIGTERM: kills containers, deactivates, exits 0', async () => {
+  ensureDocker();
+  const name = `test-sigterm-${process.pid}`;
+  const api = await new FakeApi({ activationToken: 'tok' }).start();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'hb-agent-'));
+  const root = path.resolve(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', "import('./worker-vm/main.ts').then((m) => m.runAgent())"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HB_DATA_DIR: dataDir,
+      HB_LOG_LEVEL: 'error',
+      HB_API_URL: api.url,
+      HB_AGENT_NAME: name,
+      HB_AGENT_PORT: '0',
+      HB_AGENT_ACTIVATION_TOKEN: 'tok',
+      HB_EXECUTOR: 'docker',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const activation = await api.waitFor(() => api.of('activate')[0], 60_000);
+    const t = { agent: { url: `http://127.0.0.1:${activation.body.port}` } } as TestAgent;
+    const body = createRequest(jobSpec({ command: sh('sleep 60') }));
+    expect(await createJob(t, body)).toBe(200);
+    await api.waitFor(() => api.of('job_started')[0]);
+    expect(await containersOf(name)).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(api.of('deactivate')).toHaveLength(1);
+    expect(api.completions()).toHaveLength(0);
+    expect(await containersOf(name)).toEqual([]);
+  } finally {
+    child.kill('SIGKILL');
+    await api.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,214 @@
+/**
+ * Runs an attempt's containers on a Docker engine through dockerode. Every container carries
+ * labels naming its instance and attempt, so containers left by a crashed agent can be found
+ * and removed.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type Docker from 'dockerode';
+import { finishSpan, startSpan, type Timing } from '../status';
+import { copierScript } from './copier-script';
+import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
+
+export const LABEL_INSTANCE = 'hail-batch.instance';
+
+// No registry answers on an offline machine, but a real one may be slow: bound it anyway so
+// an attempt can never hang in pulling.
+const PULL_TIMEOUT_MS = 10 * 60_000;
+// The log stream ends when the container stops; don't let a stuck stream hold the attempt.
+const LOG_DRAIN_TIMEOUT_MS = 5_000;
+
+export type DockerExecutorOptions = { copierImage: string };
+
+export class DockerExecutor implements Executor {
+  readonly kind = 'docker' as const;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly options: DockerExecutorOptions,
+  ) {}
+
+  async prepare(): Promise<void> {
+    await this.docker.ping().catch((err: unknown) => {
+      throw new Error(`no Docker engine reachable (${message(err)}); scripts/docker-engine.sh starts one`);
+    });
+    await this.docker.getImage(this.options.copierImage).inspect().catch(() => {
+      throw new Error(`copier image ${this.options.copierImage} is missing; scripts/build-test-image.sh builds it`);
+    });
+  }
+
+  async removeOrphans(instance: string): Promise<number> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
+    await Promise.all(found.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    return found.length;
+  }
+
+  async run(task: ContainerTask): Promise<ContainerResult> {
+    const timing: Timing = {};
+    const ended = (r: Omit<ContainerResult, 'timing'>): ContainerResult => ({ ...r, timing });
+    const cancelled = () => ended({ state: 'cancelled', exitCode: null, outOfMemory: false });
+    if (task.signal.aborted) return cancelled();
+
+    const image = task.kind === 'command' ? task.image : this.options.copierImage;
+    timing.pulling = startSpan();
+    task.onProgress('pulling', timing);
+    const missing = await this.ensureImage(image, task.signal);
+    finishSpan(timing.pulling);
+    if (task.signal.aborted) return cancelled();
+    if (missing) return ended({ state: 'error', exitCode: null, outOfMemory: false, ...missing });
+
+    timing.creating = startSpan();
+    task.onProgress('creating', timing);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(this.containerOptions(task, image));
+    } catch (err) {
+      finishSpan(timing.creating);
+      return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `creating container: ${message(err)}` });
+    }
+    finishSpan(timing.creating);
+    try {
+      if (task.signal.aborted) return cancelled();
+      return await this.runCreated(container, task, timing);
+    } catch (err) {
+      return ended({ state: 'error', exitCode: null, outOfMemory: false, error: message(err) });
+    } finally {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
+  private async runCreated(container: Docker.Container, task: ContainerTask, timing: Timing): Promise<ContainerResult> {
+    await container.start();
+    timing.running = startSpan();
+    task.onProgress('running', timing);
+    const logs = this.followLogs(container, task.logPath);
+
+    let timedOut = false;
+    const kill = () => void container.kill().catch(() => undefined);
+    task.signal.addEventListener('abort', kill);
+    if (task.signal.aborted) kill();
+    const timeoutMs = task.kind === 'command' ? task.timeoutMs : null;
+    const timer =
+      timeoutMs !== null
+        ? setTimeout(() => {
+            timedOut = true;
+            kill();
+          }, timeoutMs)
+        : undefined;
+    try {
+      const waited = (await container.wait()) as { StatusCode?: number };
+      finishSpan(timing.running);
+      const exitCode = waited.StatusCode ?? null;
+      const base = { timing, exitCode };
+      if (task.signal.aborted) return { ...base, state: 'cancelled', outOfMemory: false };
+      if (timedOut) return { ...base, state: 'error', outOfMemory: false, error: `timed out after ${timeoutMs} ms`, shortError: 'timed out' };
+      const info = await container.inspect().catch(() => null);
+      const outOfMemory = exitCode === SIGKILL_EXIT_CODE || info?.State.OOMKilled === true;
+      if (outOfMemory) return { ...base, state: 'failed', outOfMemory, shortError: 'out of memory' };
+      return { ...base, state: exitCode === 0 ? 'succeeded' : 'failed', outOfMemory: false };
+    } finally {
+      clearTimeout(timer);
+      task.signal.removeEventListener('abort', kill);
+      finishSpan(timing.running);
+      await logs.drain();
+    }
+  }
+
+  private containerOptions(task: ContainerTask, image: string): Docker.ContainerCreateOptions {
+    const labels = attemptLabels(task.attempt, task.name);
+    const ioMount = { Type: 'bind' as const, Source: task.ioDir, Target: '/io', ReadOnly: false };
+    if (task.kind === 'copy') {
+      const { script, mounts } = copierScript(task.direction, task.transfers);
+      return {
+        Image: image,
+        Cmd: ['/bin/sh', '-c', script],
+        Labels: labels,
+        HostConfig: { Mounts: [ioMount, ...mounts], NetworkMode: 'none' },
+      };
+    }
+    // Without MemorySwap equal to Memory the container swaps instead of being OOM-killed.
+    const memory = task.memoryBytes > 0 ? Math.max(6 * 1024 * 1024, Math.floor(task.memoryBytes * 0.99)) : 0;
+    return {
+      Image: image,
+      Cmd: task.command,
+      Env: Object.entries(task.env).map(([k, v]) => `${k}=${v}`),
+      Labels: labels,
+      HostConfig: {
+        Mounts: [ioMount],
+        NanoCpus: task.coresMcpu > 0 ? task.coresMcpu * 1_000_000 : undefined,
+        Memory: memory || undefined,
+        MemorySwap: memory || undefined,
+      },
+    };
+  }
+
+  /**
+   * Streams the container's stdout and stderr into its log file as they are produced. The
+   * returned drain() waits (briefly) for the stream to end once the container has stopped.
+   */
+  private followLogs(container: Docker.Container, logPath: string): { drain: () => Promise<void> } {
+    const out = createWriteStream(logPath, { flags: 'a' });
+    let stream: NodeJS.ReadableStream | undefined;
+    const ended = (async () => {
+      stream = await container.logs({ follow: true, stdout: true, stderr: true });
+      this.docker.modem.demuxStream(stream, out, out);
+      await once(stream, 'end');
+    })().catch(() => undefined); // a container removed under us has no more logs to give
+    let drained: Promise<void> | undefined;
+    const drain = () => (drained ??= finish());
+    const finish = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_DRAIN_TIMEOUT_MS)));
+      await Promise.race([ended, late]);
+      clearTimeout(timer);
+      (stream as { destroy?: () => void } | undefined)?.destroy?.();
+      out.end();
+      await once(out, 'close').catch(() => undefined);
+    };
+    return { drain };
+  }
+
+  /** Returns why the image is unusable, or null when it is present (pulling it if need be). */
+  private async ensureImage(image: string, signal: AbortSignal): Promise<{ error: string; shortError: string } | null> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return null;
+    } catch {
+      // Not present locally: try the registry.
+    }
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('pull timed out')), PULL_TIMEOUT_MS);
+        const abort = () => reject(new Error('cancelled'));
+        signal.addEventListener('abort', abort, { once: true });
+        this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', abort);
+          const failed = err ?? events.find((e) => e.error);
+          if (failed) reject(err ?? new Error(String((failed as { error?: string }).error)));
+          else resolve();
+        });
+      });
+      return null;
+    } catch (err) {
+      const msg = message(err);
+      const notFound = /manifest unknown|not found|does not exist|repository .* not found/i.test(msg) && !/no such host/i.test(msg);
+      return { error: `pulling ${image}: ${msg}`, shortError: notFound ? 'image not found' : 'image cannot be pulled' };
+    }
+  }
+}
+
+export function attemptLabels(a: AttemptLabels, container: string): Record<string, string> {
+  return {
+    [LABEL_INSTANCE]: a.instance,
+    'hail-batch.batch_id': String(a.batchId),
+    'hail-batch.job_id': String(a.jobId),
+    'hail-batch.attempt_id': a.attemptId,
+    'hail-batch.container': container,
+  };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,178 @@
+/**
+ * The life of one attempt: wait for cores, run input → main → output in a shared /io, keep
+ * the status document current, upload logs and status, clean up, report job_complete.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerName } from '../domain/job-spec';
+import { logKey, statusKey } from '../storage/keys';
+import type { ObjectStore } from '../storage/object-store';
+import type { Attempt } from './attempt';
+import type { CpuSemaphore } from './cpu-semaphore';
+import type { DriverClient } from './driver-client';
+import type { ContainerResult, ContainerTask, Executor } from './executors/executor';
+import type { Logger } from './logger';
+import { attemptExitCode, attemptOutcome, type ContainerStatus } from './status';
+import { planTransfers } from './transfers';
+
+export type RunnerDeps = {
+  executor: Executor;
+  semaphore: CpuSemaphore;
+  store: ObjectStore;
+  client: DriverClient;
+  log: Logger;
+};
+
+export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
+  const release = await deps.semaphore.acquire(a.request.job_spec.resources.cores_mcpu, a.abort.signal);
+  if (release === null) {
+    // Deleted while waiting for cores: nothing ran, nothing to keep.
+    a.state = 'cancelled';
+    a.endTime = Date.now();
+    a.containersStopped();
+    return;
+  }
+  let killed = false;
+  try {
+    a.startTime = Date.now();
+    await runContainers(a, deps);
+  } catch (err) {
+    infrastructureError(a, err);
+  } finally {
+    // A kill that arrives after the last container ended changes nothing: report the outcome.
+    killed = a.abort.signal.aborted;
+    release();
+    a.containersStopped();
+  }
+  a.endTime = Date.now();
+  a.state = killed ? 'cancelled' : attemptOutcome(Object.values(a.containers));
+
+  await upload(a, deps).catch((err) => deps.log.error('uploading attempt logs failed', { attempt: a.key, error: String(err) }));
+  await rm(a.dir, { recursive: true, force: true }).catch((err) =>
+    deps.log.warn('removing scratch dir failed', { dir: a.dir, error: String(err) }),
+  );
+  // The driver deleted this job (or the agent is going away): it already knows.
+  if (a.state === 'cancelled') return;
+  const marked = (await a.startedReport) ?? false;
+  const delivered = await deps.client.jobComplete({
+    status: {
+      ...a.ref,
+      job_group_id: a.jobGroupId,
+      state: a.state,
+      start_time: a.startTime,
+      end_time: a.endTime,
+      exit_code: attemptExitCode(a.containers),
+      status: a.statusDocument(),
+    },
+    marked_job_started: marked,
+  });
+  if (!delivered) deps.log.warn('job_complete not delivered', { attempt: a.key });
+}
+
+async function runContainers(a: Attempt, deps: RunnerDeps): Promise<void> {
+  const spec = a.request.job_spec;
+  await mkdir(a.ioDir, { recursive: true });
+  if (spec.input_files.length > 0) {
+    const input = await runContainer(a, 'input', deps);
+    if (input.state !== 'succeeded') return;
+  }
+  if (a.abort.signal.aborted) return;
+  const main = await runContainer(a, 'main', deps);
+  if (a.abort.signal.aborted || spec.output_files.length === 0) return;
+  if (main.state === 'succeeded' || spec.always_copy_output) await runContainer(a, 'output', deps);
+}
+
+async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): Promise<ContainerStatus> {
+  const status: ContainerStatus = {
+    name,
+    state: 'pending',
+    timing: {},
+    container_status: { exit_code: null, out_of_memory: false },
+  };
+  a.containers[name] = status;
+  const logPath = a.logPath(name);
+  await mkdir(path.dirname(logPath), { recursive: true });
+  await writeFile(logPath, '');
+
+  const task = buildTask(a, name, logPath, (state, timing) => {
+    status.state = state;
+    status.timing = timing;
+    if (name === 'main' && state === 'running' && a.startedReport === null) {
+      a.startedReport = deps.client.jobStarted({ ...a.ref, start_time: a.startTime ?? Date.now(), resources: a.resources });
+    }
+  });
+  let result: ContainerResult;
+  if ('error' in task) {
+    // A transfer the copier cannot do fails like a copy that went wrong, with the reason logged.
+    await writeFile(logPath, `${task.error}\n`);
+    result = { state: 'failed', timing: {}, exitCode: 1, outOfMemory: false };
+  } else {
+    result = await deps.executor.run(task);
+  }
+  status.state = result.state;
+  status.timing = result.timing;
+  status.container_status = { exit_code: result.exitCode, out_of_memory: result.outOfMemory };
+  if (result.error !== undefined) status.error = result.error;
+  if (result.shortError !== undefined) status.short_error = result.shortError;
+  return status;
+}
+
+function buildTask(
+  a: Attempt,
+  name: ContainerName,
+  logPath: string,
+  onProgress: ContainerTask['onProgress'],
+): ContainerTask | { error: string } {
+  const spec = a.request.job_spec;
+  const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, signal: a.abort.signal, onProgress };
+  if (name === 'main') {
+    return {
+      ...base,
+      kind: 'command',
+      image: spec.process.image,
+      command: spec.process.command,
+      env: mainEnv(a),
+      coresMcpu: spec.resources.cores_mcpu,
+      memoryBytes: spec.resources.memory_bytes,
+      timeoutMs: spec.timeout === null ? null : spec.timeout * 1000,
+    };
+  }
+  const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);
+  if (!plan.ok) return { error: plan.error };
+  return { ...base, kind: 'copy', direction: name, transfers: plan.transfers };
+}
+
+/** The spec's env, then Hail's own variables, which the job cannot override. */
+function mainEnv(a: Attempt): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const { name, value } of a.request.job_spec.env) env[name] = value;
+  env.HAIL_REGION = a.region;
+  env.HAIL_BATCH_ID = String(a.request.batch_id);
+  env.HAIL_JOB_ID = String(a.request.job_id);
+  env.HAIL_JOB_GROUP_ID = String(a.jobGroupId);
+  env.HAIL_ATTEMPT_ID = a.request.attempt_id;
+  return env;
+}
+
+function infrastructureError(a: Attempt, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  const running = Object.values(a.containers).find((c) => !['succeeded', 'failed', 'error', 'cancelled'].includes(c.state));
+  const target: ContainerStatus = running ?? {
+    name: 'main',
+    state: 'error',
+    timing: {},
+    container_status: { exit_code: null, out_of_memory: false },
+  };
+  target.state = 'error';
+  target.error = message;
+  a.containers[target.name] = target;
+}
+
+async function upload(a: Attempt, deps: RunnerDeps): Promise<void> {
+  for (const name of Object.keys(a.containers) as ContainerName[]) {
+    const log = await readFile(a.logPath(name)).catch(() => Buffer.alloc(0));
+    await deps.store.put(logKey({ ...a.labels, container: name }), log);
+  }
+  await deps.store.put(statusKey(a.labels), JSON.stringify(a.statusDocument()));
+  a.uploaded = true;
+}
