@@ -34,7 +34,11 @@ const EnvSchema = z.object({
   HB_BATCH_WINDOW: positiveInt.max(1500).default(500),
   HB_SCHEDULER_INTERVAL_MS: positiveInt.default(1000),
 
-  HB_LOCAL_AGENTS: z.coerce.number().int().min(0).default(2),
+  /** Local agents per pool, e.g. `standard:2,highmem:1,highcpu:1`. */
+  HB_LOCAL_POOLS: z
+    .string()
+    .regex(/^(\w[\w-]*:\d+)(,\w[\w-]*:\d+)*$/, 'expected pool:count[,pool:count...]')
+    .default('standard:2,highmem:1,highcpu:1'),
   HB_AGENT_CORES: positiveInt.default(4),
   HB_AGENT_BASE_PORT: port.default(5100),
   HB_EXECUTOR: z.enum(['docker', 'process']).default('docker'),
@@ -84,7 +88,10 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       schedulerIntervalMs: e.HB_SCHEDULER_INTERVAL_MS,
     },
     localPool: {
-      agents: e.HB_LOCAL_AGENTS,
+      pools: e.HB_LOCAL_POOLS.split(',').map((entry) => {
+        const [pool, count] = entry.split(':');
+        return { pool: pool!, count: Number(count) };
+      }),
       coresPerAgent: e.HB_AGENT_CORES,
       basePort: e.HB_AGENT_BASE_PORT,
       executor: e.HB_EXECUTOR as Executor,

@@ -1,0 +1,64 @@
+/**
+ * The local cloud: each VM is a worker-vm agent process on this machine, started detached so
+ * that it outlives a crash of the driver (as a real VM would) and found again by its pid.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { childEnv, type Config } from '../../config';
+import type { CloudDriver, InstanceLaunch } from './driver';
+
+const cliEntry = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createLocalDriver(config: Config): CloudDriver {
+  const logDir = path.join(config.dataDir, 'agents');
+  return {
+    async create(launch: InstanceLaunch) {
+      mkdirSync(logDir, { recursive: true });
+      const out = openSync(path.join(logDir, `${launch.name}.log`), 'a');
+      const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'agent'], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: childEnv({
+          HB_AGENT_NAME: launch.name,
+          HB_AGENT_PORT: 0,
+          HB_AGENT_POOL: launch.pool,
+          HB_AGENT_CORES: launch.cores,
+          HB_AGENT_ACTIVATION_TOKEN: launch.activationToken,
+          HB_API_URL: config.api.url,
+          HB_DATA_DIR: config.dataDir,
+          HB_EXECUTOR: config.localPool.executor,
+        }),
+      });
+      closeSync(out);
+      child.unref();
+      if (!child.pid) throw new Error(`could not start agent ${launch.name}`);
+      return { handle: String(child.pid) };
+    },
+
+    async delete(_name: string, handle: string | null) {
+      const pid = Number(handle);
+      if (!handle || !Number.isInteger(pid) || !alive(pid)) return;
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    },
+
+    async exists(_name: string, handle: string | null) {
+      const pid = Number(handle);
+      return !!handle && Number.isInteger(pid) && alive(pid);
+    },
+  };
+}

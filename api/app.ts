@@ -1,0 +1,63 @@
+/**
+ * The Hono application: user routes (Hail's v1alpha, and v2alpha listings), the worker-facing
+ * driver routes, and health. Services arrive injected, so tests build it with real parts and
+ * call app.request() without a server.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv, Services } from './context';
+import { ApiError, errorResponse, toApiError } from './errors';
+import { requireUser } from './auth';
+import { batchRoutes } from './routes/batches';
+import { updateRoutes } from './routes/updates';
+import { jobRoutes } from './routes/jobs';
+import { instanceRoutes } from './routes/instances';
+import { metaRoutes } from './routes/meta';
+
+export function createApp(services: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    c.set('services', services);
+    await next();
+  });
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: services.config.api.bodyLimitBytes,
+      onError: () => {
+        throw new ApiError('payload_too_large', `request body exceeds ${services.config.api.bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  // Worker routes authenticate with instance tokens, never user tokens.
+  app.route('/api/v1alpha', instanceRoutes());
+
+  const user = new Hono<AppEnv>();
+  user.use('*', requireUser);
+  user.route('/', metaRoutes());
+  user.route('/', batchRoutes(1));
+  user.route('/', updateRoutes());
+  user.route('/', jobRoutes(1));
+  app.route('/api/v1alpha', user);
+
+  const v2 = new Hono<AppEnv>();
+  v2.use('*', requireUser);
+  v2.route('/', batchRoutes(2));
+  v2.route('/', jobRoutes(2));
+  app.route('/api/v2alpha', v2);
+
+  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    const e = toApiError(err);
+    if (e.code === 'internal') {
+      const cause = (err as { cause?: unknown }).cause;
+      services.log.error('request failed', { path: c.req.path, error: String(err).slice(0, 300), cause: cause ? String(cause) : undefined });
+    }
+    return errorResponse(c, e);
+  });
+  return app;
+}

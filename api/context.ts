@@ -1,0 +1,30 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client';
+import type { Config } from '../config';
+import type { Logger } from '../cli/logger';
+import type { ObjectStore } from '../storage/object-store';
+import type { PoolDefinition } from '../domain/pools';
+import type { WorkflowGateway } from './workflow-gateway';
+
+/** Everything a route may use, injected once when the app is built. */
+export type Services = {
+  db: Db;
+  config: Config;
+  log: Logger;
+  objects: ObjectStore;
+  pools: readonly PoolDefinition[];
+  workflows: WorkflowGateway;
+};
+
+export type Caller = { username: string; isAdmin: boolean };
+export type InstanceCaller = { name: string };
+
+export type AppEnv = {
+  Variables: {
+    services: Services;
+    caller: Caller;
+    instance: InstanceCaller;
+  };
+};
+
+export type { Client };

@@ -1,0 +1,51 @@
+/**
+ * The one error envelope: `{"error": {"code", "message", "field"?}}` with a closed set of codes
+ * and one status per code. Domain and database failures are translated here and nowhere else.
+ */
+import type { Context } from 'hono';
+import { SpecError } from '../domain/errors';
+import { DbError, type DbErrorKind } from '../db/queries/errors';
+
+const STATUS = {
+  invalid_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+} as const;
+export type ErrorCode = keyof typeof STATUS;
+
+export class ApiError extends Error {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly field?: string,
+  ) {
+    super(message);
+  }
+  get status(): (typeof STATUS)[ErrorCode] {
+    return STATUS[this.code];
+  }
+}
+
+const DB_KIND: Record<DbErrorKind, ErrorCode> = {
+  not_found: 'not_found',
+  invalid: 'invalid_request',
+  conflict: 'conflict',
+  forbidden: 'forbidden',
+};
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof SpecError) return new ApiError('invalid_request', e.message, e.field);
+  if (e instanceof DbError) return new ApiError(DB_KIND[e.kind], e.message, e.field);
+  return new ApiError('internal', 'internal server error');
+}
+
+export function errorResponse(c: Context, e: ApiError): Response {
+  const body = { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) } };
+  return c.json(body, e.status);
+}

@@ -1,0 +1,110 @@
+/** Batch routes: create, create-fast, get, list, cancel, delete (hail-batch-api §1). */
+import { Hono } from 'hono';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+import { checkBillingProject, intParam, jsonBody, optionalIntQuery, visibleBatch } from '../access';
+import { batchJson } from '../serialize';
+import { submitBunch } from '../submission';
+import { parseBatchSpec } from '../../domain/spec';
+import { parseBatchQuery } from '../../domain/query';
+import { createBatch, createUpdate, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
+import { cancelBatchJobs } from '../../db/queries/jobs';
+import { batchFilter } from '../../db/queries/filters';
+import { projectsOf } from '../../db/queries/users';
+import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
+import { batches } from '../../db/schema';
+
+const PAGE = 50;
+
+export function batchRoutes(version: 1 | 2) {
+  const r = new Hono<AppEnv>();
+
+  r.post('/batches/create', async (c) => {
+    const s = c.var.services;
+    const spec = parseBatchSpec(await jsonBody(c));
+    await checkBillingProject(s, c.var.caller, spec.billing_project);
+    const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
+    if (spec.n_jobs === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
+    // Update 1 takes the batch's token, so a retried create finds the same update.
+    const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
+    return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: null, start_job_id: update.startJobId });
+  });
+
+  r.post('/batches/create-fast', async (c) => {
+    const s = c.var.services;
+    const body = await jsonBody(c);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ApiError('invalid_request', 'body must be an object with batch and bunch', 'batch');
+    }
+    const { batch: batchBody, bunch, job_groups: _groups, ...rest } = body as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
+    const spec = parseBatchSpec(batchBody, 'batch');
+    await checkBillingProject(s, c.var.caller, spec.billing_project);
+    const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
+    const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
+    return c.json({ id: batch.id, start_job_group_id: null, start_job_id: result.startJobId });
+  });
+
+  r.get('/batches', async (c) => {
+    const s = c.var.services;
+    const caller = c.var.caller;
+    const q = c.req.query('q');
+    const clauses = parseBatchQuery(q ?? (version === 1 ? `user:${caller.username}` : `user = ${caller.username}`), version);
+    const lastBatchId = optionalIntQuery(c, 'last_batch_id');
+    const rows = await listBatchPage(s.db, {
+      filter: and(batchFilter(clauses), await visibility(s, caller)),
+      lastBatchId,
+      limit: PAGE,
+    });
+    const body: { batches: ReturnType<typeof batchJson>[]; last_batch_id?: number } = { batches: rows.map(batchJson) };
+    if (rows.length === PAGE) body.last_batch_id = rows[rows.length - 1]!.id;
+    return c.json(body);
+  });
+
+  r.get('/batches/:batch_id', async (c) => {
+    const b = await visibleBatch(c.var.services, c.var.caller, intParam(c, 'batch_id'));
+    return c.json(batchJson(b));
+  });
+
+  r.patch('/batches/:batch_id/cancel', async (c) => {
+    const s = c.var.services;
+    const b = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
+    await cancelBatchJobs(s.db, b.id, Date.now());
+    await s.workflows.cancelBatch(b.id);
+    return c.body(null, 200);
+  });
+
+  r.delete('/batches/:batch_id', async (c) => {
+    const s = c.var.services;
+    const b = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
+    await cancelBatchJobs(s.db, b.id, Date.now());
+    await s.workflows.cancelBatch(b.id);
+    await setBatchDeleted(s.db, b.id);
+    return c.body(null, 200);
+  });
+
+  return r;
+}
+
+function toNewBatch(user: string, spec: ReturnType<typeof parseBatchSpec>) {
+  return {
+    user,
+    billingProject: spec.billing_project,
+    token: spec.token,
+    attributes: spec.attributes ?? {},
+    callback: spec.callback ?? null,
+    cancelAfterNFailures: spec.cancel_after_n_failures ?? null,
+  };
+}
+
+/** Batches a caller may list: their own and their billing projects'; admins see all. */
+async function visibility(s: AppEnv['Variables']['services'], caller: AppEnv['Variables']['caller']): Promise<SQL | undefined> {
+  if (caller.isAdmin) return undefined;
+  const projects = await projectsOf(s.db, caller.username);
+  return projects.length > 0
+    ? or(eq(batches.user, caller.username), inArray(batches.billingProject, projects))
+    : eq(batches.user, caller.username);
+}
+
+export { getBatch };

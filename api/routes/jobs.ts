@@ -1,0 +1,76 @@
+/** Job routes: list, get, logs, attempts (hail-batch-api §1). */
+import { Hono, type Context } from 'hono';
+import type { AppEnv } from '../context';
+import { ApiError } from '../errors';
+import { intParam, optionalIntQuery, visibleBatch } from '../access';
+import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
+import { readLog, readStatus } from '../logs';
+import { parseJobQuery } from '../../domain/query';
+import { CONTAINER_NAMES } from '../../domain/job-spec';
+import { getJob, listJobPage } from '../../db/queries/jobs';
+import { listAttempts } from '../../db/queries/attempts';
+import { jobFilter } from '../../db/queries/filters';
+
+const PAGE = 50;
+
+export function jobRoutes(version: 1 | 2) {
+  const r = new Hono<AppEnv>();
+
+  r.get('/batches/:batch_id/jobs', async (c) => {
+    const s = c.var.services;
+    const batch = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
+    const q = c.req.query('q') ?? '';
+    const rows = await listJobPage(s.db, {
+      batchId: batch.id,
+      filter: jobFilter(parseJobQuery(q, version)),
+      lastJobId: optionalIntQuery(c, 'last_job_id'),
+      limit: PAGE,
+    });
+    const body: { jobs: ReturnType<typeof jobEntryJson>[]; last_job_id?: number } = {
+      jobs: rows.map((j) => jobEntryJson(j, batch)),
+    };
+    if (rows.length === PAGE) body.last_job_id = rows[rows.length - 1]!.jobId;
+    return c.json(body);
+  });
+
+  const jobOf = async (c: Context<AppEnv>) => {
+    const s = c.var.services;
+    const batch = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
+    const jobId = intParam(c, 'job_id');
+    const job = await getJob(s.db, batch.id, jobId);
+    if (!job) throw new ApiError('not_found', `job ${batch.id}/${jobId} not found`);
+    return { s, batch, job };
+  };
+
+  r.get('/batches/:batch_id/jobs/:job_id', async (c) => {
+    const { s, batch, job } = await jobOf(c);
+    return c.json(jobDetailJson(job, batch, await readStatus(s, job)));
+  });
+
+  r.get('/batches/:batch_id/jobs/:job_id/log', async (c) => {
+    const { s, job } = await jobOf(c);
+    c.header('X-Hail-Deprecated', '1');
+    const out: Record<string, string | null> = {};
+    for (const name of CONTAINER_NAMES) out[name] = (await readLog(s, job, name))?.toString('utf8') ?? null;
+    return c.json(out);
+  });
+
+  r.get('/batches/:batch_id/jobs/:job_id/log/:container', async (c) => {
+    const container = c.req.param('container');
+    if (!(CONTAINER_NAMES as readonly string[]).includes(container)) {
+      throw new ApiError('invalid_request', `unknown container ${container}; expected input, main or output`, 'container');
+    }
+    const { s, job } = await jobOf(c);
+    const log = await readLog(s, job, container);
+    if (log === null) throw new ApiError('not_found', `no ${container} log for job ${job.batchId}/${job.jobId}`);
+    return c.body(new Uint8Array(log), 200, { 'content-type': 'application/octet-stream' });
+  });
+
+  r.get('/batches/:batch_id/jobs/:job_id/attempts', async (c) => {
+    const { s, job } = await jobOf(c);
+    const attempts = await listAttempts(s.db, job.batchId, job.jobId);
+    return c.json(attempts.length === 0 ? null : attempts.map(attemptJson));
+  });
+
+  return r;
+}

@@ -1,0 +1,82 @@
+/** Rows to Hail's JSON shapes (hail-batch-api §3). */
+import type { BatchRow } from '../db/queries/batches';
+import type { JobRow } from '../db/queries/jobs';
+import type { AttemptRow } from '../db/queries/attempts';
+import { deriveBatchState } from '../domain/states';
+import { isoTime } from '../domain/time';
+
+export function batchJson(b: BatchRow) {
+  const durationMs = b.timeCompleted !== null && b.storedState === 'complete' ? b.timeCompleted - b.timeCreated : null;
+  return {
+    id: b.id,
+    user: b.user,
+    billing_project: b.billingProject,
+    token: b.token,
+    state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
+    complete: b.storedState === 'complete',
+    closed: b.storedState !== 'open',
+    n_jobs: b.nJobs,
+    n_completed: b.nCompleted,
+    n_succeeded: b.nSucceeded,
+    n_failed: b.nFailed,
+    n_cancelled: b.nCancelled,
+    time_created: isoTime(b.timeCreated),
+    time_closed: isoTime(b.timeClosed),
+    time_completed: b.storedState === 'complete' ? isoTime(b.timeCompleted) : null,
+    duration_ms: durationMs,
+    duration: durationMs,
+    msec_mcpu: 0,
+    cost: 0,
+    cost_breakdown: [] as { resource: string; cost: number }[],
+    attributes: b.attributes,
+    cancel_after_n_failures: b.cancelAfterNFailures,
+  };
+}
+
+export function jobEntryJson(j: JobRow, b: BatchRow) {
+  const duration = j.startTime !== null && j.endTime !== null ? j.endTime - j.startTime : null;
+  return {
+    batch_id: j.batchId,
+    job_id: j.jobId,
+    job_group_id: j.spec.job_group_id,
+    name: j.name,
+    user: b.user,
+    billing_project: b.billingProject,
+    state: j.state,
+    exit_code: j.exitCode,
+    start_time: isoTime(j.startTime),
+    end_time: isoTime(j.endTime),
+    duration,
+    cost: 0,
+    msec_mcpu: 0,
+    cost_breakdown: [] as { resource: string; cost: number }[],
+    always_run: j.alwaysRun,
+    display_state: j.state === 'Running' && j.cancelled && !j.alwaysRun ? 'Cancelling' : j.state,
+  };
+}
+
+export function jobDetailJson(j: JobRow, b: BatchRow, status: unknown) {
+  return {
+    ...jobEntryJson(j, b),
+    status: status ?? null,
+    spec: j.spec,
+    inst_coll: j.pool,
+    attributes: j.attributes,
+    n_attempts: j.nAttempts,
+  };
+}
+
+export function attemptJson(a: AttemptRow) {
+  const duration = a.startTime !== null && a.endTime !== null ? a.endTime - a.startTime : null;
+  return {
+    attempt_id: a.attemptId,
+    instance_name: a.instanceName,
+    start_time: isoTime(a.startTime),
+    start_time_ms: a.startTime,
+    end_time: isoTime(a.endTime),
+    end_time_ms: a.endTime,
+    duration,
+    duration_ms: duration,
+    reason: a.reason ?? (a.outcome ? null : a.endTime !== null ? 'unknown' : null),
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The API's only door into Temporal: start or wake batch workflows, forward cancellation, and
+ * poke job and scheduler workflows when workers report. Reports may repeat; every call here
+ * is safe to repeat.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { batchWorkflow } from '../workflows/batch';
+import {
+  BatchIdAttr,
+  BatchStateAttr,
+  BatchUserAttr,
+  BillingProjectAttr,
+  SCHEDULER_WORKFLOW_ID,
+  batchWorkflowId,
+  cancelBatchSignal,
+  jobPokeSignal,
+  jobWorkflowId,
+  schedulerPokeSignal,
+  updateCommittedSignal,
+} from '../workflows/definitions';
+
+export type WorkflowGateway = ReturnType<typeof createWorkflowGateway>;
+
+const ignoreMissing = (e: unknown) => {
+  if (e instanceof WorkflowNotFoundError) return;
+  throw e;
+};
+
+export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number }) {
+  let schedulerPokePending: Promise<void> | null = null;
+
+  return {
+    async wakeBatch(b: { id: number; user: string; billingProject: string }): Promise<void> {
+      await client.workflow.signalWithStart<typeof batchWorkflow>('batchWorkflow', {
+        workflowId: batchWorkflowId(b.id),
+        taskQueue: opts.taskQueue,
+        args: [{ batchId: b.id, user: b.user, billingProject: b.billingProject, window: opts.batchWindow }],
+        signal: updateCommittedSignal,
+        signalArgs: [],
+        typedSearchAttributes: [
+          { key: BatchIdAttr, value: String(b.id) },
+          { key: BatchUserAttr, value: b.user },
+          { key: BillingProjectAttr, value: b.billingProject },
+          { key: BatchStateAttr, value: 'running' },
+        ],
+      });
+    },
+
+    async cancelBatch(batchId: number): Promise<void> {
+      await client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal).catch(ignoreMissing);
+    },
+
+    async pokeJob(batchId: number, jobId: number): Promise<void> {
+      await client.workflow.getHandle(jobWorkflowId(batchId, jobId)).signal(jobPokeSignal).catch(ignoreMissing);
+    },
+
+    /** Coalesced: a burst of reports becomes one signal in flight at a time. */
+    pokeScheduler(): Promise<void> {
+      if (!schedulerPokePending) {
+        schedulerPokePending = client.workflow
+          .getHandle(SCHEDULER_WORKFLOW_ID)
+          .signal(schedulerPokeSignal)
+          .catch(() => undefined)
+          .finally(() => {
+            schedulerPokePending = null;
+          });
+      }
+      return schedulerPokePending;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/** The API process: the Hono app on a Node HTTP server. Stateless; run as many as needed. */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import type { Logger } from './logger';
+import { createApp } from '../api/app';
+import { createWorkflowGateway } from '../api/workflow-gateway';
+import { LocalDirObjectStore } from '../storage/object-store';
+import { definePools } from '../domain/pools';
+
+export type ApiServer = { url: string; port: number; stop(): Promise<void> };
+
+export async function startApi(deps: { config: Config; db: Db; log: Logger; client: Client }): Promise<ApiServer> {
+  const { config, db, log, client } = deps;
+  const app = createApp({
+    db,
+    config,
+    log,
+    objects: new LocalDirObjectStore(config.objectStoreDir),
+    pools: definePools(config.localPool.coresPerAgent),
+    workflows: createWorkflowGateway(client, {
+      taskQueue: config.temporal.taskQueue,
+      batchWindow: config.driver.batchWindow,
+    }),
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.api.host}:${port}`;
+  log.info('api listening', { url });
+  return {
+    url,
+    port,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

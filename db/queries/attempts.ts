@@ -1,0 +1,169 @@
+import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
+import { attempts, batches, instances, jobs } from '../schema';
+import type { Db, Queryable } from '../client';
+import type { AttemptOutcome } from '../../domain/states';
+import type { JobSpec } from '../../domain/job-spec';
+
+export type AttemptRow = typeof attempts.$inferSelect;
+export type AttemptKey = { batchId: number; jobId: number; attemptId: string };
+
+const keyOf = (k: AttemptKey) =>
+  and(eq(attempts.batchId, k.batchId), eq(attempts.jobId, k.jobId), eq(attempts.attemptId, k.attemptId));
+
+/**
+ * Places a Ready job on an instance: job → Running, cores taken from the instance, attempt
+ * recorded, all in one transaction. Returns false (changing nothing) when the job is no longer
+ * schedulable or the instance no longer has room: a lost race, not an error.
+ */
+export async function reserveAttempt(
+  db: Db,
+  a: AttemptKey & { instanceName: string; coresMcpu: number; now: number },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const moved = await tx
+      .update(jobs)
+      .set({ state: 'Running', attemptId: a.attemptId, nAttempts: sql`${jobs.nAttempts} + 1`, startTime: null })
+      .where(
+        and(
+          eq(jobs.batchId, a.batchId),
+          eq(jobs.jobId, a.jobId),
+          eq(jobs.state, 'Ready'),
+          sql`${jobs.launchToken} IS NOT NULL`,
+          sql`NOT (${jobs.cancelled} AND NOT ${jobs.alwaysRun})`,
+        ),
+      )
+      .returning({ jobId: jobs.jobId });
+    if (moved.length === 0) return false;
+    const took = await tx
+      .update(instances)
+      .set({ freeCoresMcpu: sql`${instances.freeCoresMcpu} - ${a.coresMcpu}` })
+      .where(
+        and(eq(instances.name, a.instanceName), eq(instances.state, 'active'), sql`${instances.freeCoresMcpu} >= ${a.coresMcpu}`),
+      )
+      .returning({ name: instances.name });
+    if (took.length === 0) {
+      tx.rollback();
+    }
+    await tx.insert(attempts).values({
+      batchId: a.batchId,
+      jobId: a.jobId,
+      attemptId: a.attemptId,
+      instanceName: a.instanceName,
+      coresMcpu: a.coresMcpu,
+      timeScheduled: a.now,
+    });
+    return true;
+  }).catch((e: unknown) => {
+    if (e instanceof Error && e.message.includes('Rollback')) return false;
+    throw e;
+  });
+}
+
+export async function markDispatched(db: Db, k: AttemptKey, now: number): Promise<void> {
+  await db.update(attempts).set({ timeDispatched: now }).where(and(keyOf(k), isNull(attempts.timeDispatched)));
+}
+
+export type Dispatch = AttemptKey & {
+  instanceName: string;
+  address: string | null;
+  user: string;
+  billingProject: string;
+  spec: JobSpec;
+};
+
+/** Attempts placed but never acknowledged by their agent (e.g. the scheduler died mid-pass). */
+export async function undispatchedAttempts(db: Db, scheduledBefore: number, limit: number): Promise<Dispatch[]> {
+  return db
+    .select({
+      batchId: attempts.batchId,
+      jobId: attempts.jobId,
+      attemptId: attempts.attemptId,
+      instanceName: attempts.instanceName,
+      address: instances.address,
+      user: batches.user,
+      billingProject: batches.billingProject,
+      spec: jobs.spec,
+    })
+    .from(attempts)
+    .innerJoin(instances, eq(instances.name, attempts.instanceName))
+    .innerJoin(jobs, and(eq(jobs.batchId, attempts.batchId), eq(jobs.jobId, attempts.jobId)))
+    .innerJoin(batches, eq(batches.id, attempts.batchId))
+    .where(and(isNull(attempts.timeDispatched), isNull(attempts.endTime), lt(attempts.timeScheduled, scheduledBefore)))
+    .limit(limit);
+}
+
+export async function recordAttemptStarted(db: Db, k: AttemptKey, startTime: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(attempts).set({ startTime }).where(and(keyOf(k), isNull(attempts.startTime)));
+    await tx
+      .update(jobs)
+      .set({ startTime })
+      .where(and(eq(jobs.batchId, k.batchId), eq(jobs.jobId, k.jobId), eq(jobs.attemptId, k.attemptId)));
+  });
+}
+
+/**
+ * Ends an attempt exactly once and gives its cores back to the instance. Later reports of the
+ * same attempt (agents retry) change nothing and return false.
+ */
+export async function endAttempt(
+  db: Db,
+  k: AttemptKey,
+  end: {
+    endTime: number;
+    outcome: AttemptOutcome | null;
+    exitCode?: number | null;
+    startTime?: number | null;
+    reason?: string | null;
+    status?: unknown;
+  },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const ended = await tx
+      .update(attempts)
+      .set({
+        endTime: end.endTime,
+        outcome: end.outcome,
+        exitCode: end.exitCode ?? null,
+        reason: end.reason ?? null,
+        status: end.status ?? null,
+        ...(end.startTime != null ? { startTime: sql`coalesce(${attempts.startTime}, ${end.startTime})` } : {}),
+      })
+      .where(and(keyOf(k), isNull(attempts.endTime)))
+      .returning({ instanceName: attempts.instanceName, coresMcpu: attempts.coresMcpu });
+    const row = ended[0];
+    if (!row) return false;
+    await tx
+      .update(instances)
+      .set({ freeCoresMcpu: sql`least(${instances.coresMcpu}, ${instances.freeCoresMcpu} + ${row.coresMcpu})` })
+      .where(eq(instances.name, row.instanceName));
+    if (end.startTime != null) {
+      await tx
+        .update(jobs)
+        .set({ startTime: sql`coalesce(${jobs.startTime}, ${end.startTime})` })
+        .where(and(eq(jobs.batchId, k.batchId), eq(jobs.jobId, k.jobId), eq(jobs.attemptId, k.attemptId)));
+    }
+    return true;
+  });
+}
+
+export async function getAttempt(q: Queryable, k: AttemptKey): Promise<AttemptRow | null> {
+  const rows = await q.select().from(attempts).where(keyOf(k));
+  return rows[0] ?? null;
+}
+
+export async function listAttempts(q: Queryable, batchId: number, jobId: number): Promise<AttemptRow[]> {
+  return q
+    .select()
+    .from(attempts)
+    .where(and(eq(attempts.batchId, batchId), eq(attempts.jobId, jobId)))
+    .orderBy(asc(attempts.timeScheduled));
+}
+
+/** Open attempts on an instance (used when the instance goes away). */
+export async function openAttemptsOn(q: Queryable, instanceName: string): Promise<AttemptRow[]> {
+  return q
+    .select()
+    .from(attempts)
+    .where(and(eq(attempts.instanceName, instanceName), isNull(attempts.endTime)));
+}

@@ -1,0 +1,117 @@
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { batches, batchUpdates } from '../schema';
+import type { Db, Queryable, Tx } from '../client';
+import { DbError } from './errors';
+
+export type BatchRow = typeof batches.$inferSelect;
+export type UpdateRow = typeof batchUpdates.$inferSelect;
+
+export type NewBatch = {
+  user: string;
+  billingProject: string;
+  token: string;
+  attributes: Record<string, string>;
+  callback: string | null;
+  cancelAfterNFailures: number | null;
+};
+
+/** Locks the batch row for the rest of the transaction: inserts, commits and job completions
+ * of one batch serialize on it, which keeps parent counts and batch counters exact. */
+export async function lockBatch(tx: Tx, batchId: number): Promise<BatchRow> {
+  const rows = await tx.select().from(batches).where(eq(batches.id, batchId)).for('update');
+  const row = rows[0];
+  if (!row || row.deleted) throw new DbError('not_found', `batch ${batchId} not found`);
+  return row;
+}
+
+/** Idempotent on (user, token): a retried create returns the batch the first call made. */
+export async function createBatch(db: Db, b: NewBatch, now: number): Promise<{ batch: BatchRow; created: boolean }> {
+  const inserted = await db
+    .insert(batches)
+    .values({ ...b, storedState: 'complete', timeCreated: now, timeClosed: now, timeCompleted: now })
+    .onConflictDoNothing({ target: [batches.user, batches.token] })
+    .returning();
+  if (inserted[0]) return { batch: inserted[0], created: true };
+  const existing = await db
+    .select()
+    .from(batches)
+    .where(and(eq(batches.user, b.user), eq(batches.token, b.token)));
+  if (!existing[0]) throw new DbError('conflict', 'batch token race; retry');
+  return { batch: existing[0], created: false };
+}
+
+export async function getBatch(q: Queryable, batchId: number): Promise<BatchRow | null> {
+  const rows = await q.select().from(batches).where(eq(batches.id, batchId));
+  const row = rows[0];
+  return row && !row.deleted ? row : null;
+}
+
+/** Reserves the next contiguous block of job ids; idempotent per (batch, token). */
+export async function createUpdate(
+  db: Db,
+  batchId: number,
+  token: string,
+  nJobs: number,
+  now: number,
+): Promise<UpdateRow> {
+  return db.transaction(async (tx) => {
+    const batch = await lockBatch(tx, batchId);
+    const existing = await tx
+      .select()
+      .from(batchUpdates)
+      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.token, token)));
+    if (existing[0]) return existing[0];
+    if (batch.cancelled) throw new DbError('invalid', 'Cannot submit new jobs or job groups to a cancelled batch');
+    const [last] = await tx
+      .select({ max: sql<number>`coalesce(max(${batchUpdates.updateId}), 0)`.mapWith(Number) })
+      .from(batchUpdates)
+      .where(eq(batchUpdates.batchId, batchId));
+    const updateId = (last?.max ?? 0) + 1;
+    const startJobId = batch.nReservedJobs + 1;
+    const [row] = await tx
+      .insert(batchUpdates)
+      .values({ batchId, updateId, token, startJobId, nJobs, timeCreated: now })
+      .returning();
+    await tx
+      .update(batches)
+      .set({ nReservedJobs: batch.nReservedJobs + nJobs })
+      .where(eq(batches.id, batchId));
+    return row!;
+  });
+}
+
+export async function getUpdate(q: Queryable, batchId: number, updateId: number): Promise<UpdateRow | null> {
+  const rows = await q
+    .select()
+    .from(batchUpdates)
+    .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
+  return rows[0] ?? null;
+}
+
+export async function listBatchPage(
+  db: Db,
+  opts: { filter: SQL | undefined; lastBatchId: number | null; limit: number },
+): Promise<BatchRow[]> {
+  const conds: (SQL | undefined)[] = [eq(batches.deleted, false), opts.filter];
+  if (opts.lastBatchId !== null) conds.push(lt(batches.id, opts.lastBatchId));
+  return db
+    .select()
+    .from(batches)
+    .where(and(...conds))
+    .orderBy(desc(batches.id))
+    .limit(opts.limit);
+}
+
+/** Marks the batch cancelled; returns false when it was already. Jobs are handled by jobs.ts. */
+export async function setBatchCancelled(tx: Tx, batchId: number): Promise<boolean> {
+  const rows = await tx
+    .update(batches)
+    .set({ cancelled: true })
+    .where(and(eq(batches.id, batchId), eq(batches.cancelled, false)))
+    .returning({ id: batches.id });
+  return rows.length > 0;
+}
+
+export async function setBatchDeleted(db: Db, batchId: number): Promise<void> {
+  await db.update(batches).set({ deleted: true }).where(eq(batches.id, batchId));
+}

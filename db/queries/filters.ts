@@ -1,0 +1,122 @@
+/**
+ * Compiles the typed list queries of domain/query-ast into SQL conditions. Values always travel
+ * as parameters; only operators from the closed AST sets are spliced into the text.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import type {
+  BatchClause,
+  BatchQuery,
+  ComparisonOp,
+  JobClause,
+  JobQuery,
+  MatchOp,
+  SharedClause,
+} from '../../domain/query-ast';
+
+const op = (o: ComparisonOp): SQL => sql.raw(o === '!=' ? '<>' : o);
+const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+
+function match(column: SQL, o: MatchOp, value: string): SQL {
+  switch (o) {
+    case '=':
+      return sql`${column} = ${value}`;
+    case '!=':
+      return sql`${column} IS DISTINCT FROM ${value}`;
+    case '=~':
+      return sql`${column} LIKE ${likeEscape(value)}`;
+    case '!~':
+      return sql`${column} NOT LIKE ${likeEscape(value)}`;
+  }
+}
+
+function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL): SQL {
+  switch (c.kind) {
+    case 'attribute':
+      return match(sql`(${attrs} ->> ${c.key})`, c.op, c.value);
+    case 'has_attribute':
+      return sql`jsonb_exists(${attrs}, ${c.key})`;
+    case 'keyword':
+      return c.exact
+        ? sql`EXISTS (SELECT 1 FROM jsonb_each_text(${attrs}) kv WHERE kv.key = ${c.text} OR kv.value = ${c.text})`
+        : sql`EXISTS (SELECT 1 FROM jsonb_each_text(${attrs}) kv WHERE kv.key LIKE ${likeEscape(c.text)} OR kv.value LIKE ${likeEscape(c.text)})`;
+    case 'start_time':
+      return sql`${start} ${op(c.op)} ${c.time_ms}`;
+    case 'end_time':
+      return sql`${end} ${op(c.op)} ${c.time_ms}`;
+    case 'duration':
+      return sql`(${end} - ${start}) ${op(c.op)} ${c.duration_ms}`;
+    case 'cost':
+      // Costs accrue with billing; until then every batch and job costs 0.
+      return sql`0 ${op(c.op)} ${c.value}`;
+  }
+}
+
+const BATCH_STATE_SQL: Record<string, SQL> = {
+  open: sql`b.stored_state = 'open'`,
+  closed: sql`b.stored_state <> 'open'`,
+  complete: sql`b.stored_state = 'complete'`,
+  running: sql`b.stored_state = 'running'`,
+  cancelled: sql`b.cancelled`,
+  failure: sql`b.n_failed > 0`,
+  success: sql`(b.stored_state = 'complete' AND b.n_succeeded = b.n_jobs)`,
+};
+
+function batchClause(c: BatchClause): SQL {
+  switch (c.kind) {
+    case 'not':
+      return sql`NOT (${batchClause(c.clause)})`;
+    case 'batch_id':
+      return sql`b.id ${op(c.op)} ${c.value}`;
+    case 'user':
+      return match(sql`b."user"`, c.op, c.value);
+    case 'billing_project':
+      return match(sql`b.billing_project`, c.op, c.value);
+    case 'state': {
+      const cond = BATCH_STATE_SQL[c.state]!;
+      return c.op === '=' ? cond : sql`NOT (${cond})`;
+    }
+    default:
+      return shared(c, sql`b.attributes`, sql`b.time_created`, sql`b.time_completed`);
+  }
+}
+
+/** The batch query as a condition on the `batches` table (aliased b through a subselect). */
+export function batchFilter(q: BatchQuery): SQL | undefined {
+  if (q.length === 0) return undefined;
+  const conds = q.map(batchClause);
+  return sql`batches.id IN (SELECT b.id FROM batches b WHERE ${sql.join(conds, sql` AND `)})`;
+}
+
+const instanceOf = sql`(SELECT a.instance_name FROM attempts a WHERE a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id)`;
+
+function jobClause(c: JobClause): SQL {
+  switch (c.kind) {
+    case 'not':
+      return sql`NOT (${jobClause(c.clause)})`;
+    case 'job_id':
+      return sql`j.job_id ${op(c.op)} ${c.value}`;
+    case 'state': {
+      const cond = sql`j.state::text = ANY(${`{${c.states.join(',')}}`}::text[])`;
+      return c.op === '=' ? cond : sql`NOT (${cond})`;
+    }
+    case 'instance':
+      return match(instanceOf, c.op, c.value);
+    case 'instance_collection':
+      return match(sql`j.pool`, c.op, c.value);
+    case 'exit_code':
+      return sql`j.exit_code ${op(c.op)} ${c.value}`;
+    case 'keyword': {
+      const attr = shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`);
+      const inst = c.exact ? sql`${instanceOf} = ${c.text}` : sql`${instanceOf} LIKE ${likeEscape(c.text)}`;
+      return sql`(${attr} OR coalesce(${inst}, false))`;
+    }
+    default:
+      return shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`);
+  }
+}
+
+export function jobFilter(q: JobQuery): SQL | undefined {
+  if (q.length === 0) return undefined;
+  const conds = q.map(jobClause);
+  return sql`(jobs.batch_id, jobs.job_id) IN (SELECT j.batch_id, j.job_id FROM jobs j WHERE j.batch_id = jobs.batch_id AND ${sql.join(conds, sql` AND `)})`;
+}

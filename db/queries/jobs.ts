@@ -1,0 +1,238 @@
+import { and, asc, eq, gt, inArray, isNull, notInArray, sql, type SQL } from 'drizzle-orm';
+import { batches, batchUpdates, jobParents, jobs } from '../schema';
+import { rawRows, type Db, type Queryable } from '../client';
+import { DbError } from './errors';
+import { lockBatch } from './batches';
+import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
+import { chunk, intArray } from './sql-util';
+import type { JobSpec } from '../../domain/job-spec';
+import { COMPLETE_JOB_STATES, type CompleteJobState, type JobState } from '../../domain/states';
+
+export type JobRow = typeof jobs.$inferSelect;
+
+/**
+ * Inserts one bunch of an uncommitted update. Resending a bunch that is already in is a no-op,
+ * so a client retry after a lost response is harmless.
+ */
+export async function insertJobs(db: Db, batchId: number, updateId: number, specs: JobSpec[]): Promise<void> {
+  if (specs.length === 0) return;
+  await db.transaction(async (tx) => {
+    const batch = await lockBatch(tx, batchId);
+    const [update] = await tx
+      .select()
+      .from(batchUpdates)
+      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
+    if (!update) throw new DbError('not_found', `update ${updateId} of batch ${batchId} not found`);
+    const first = specs[0]!;
+    const [already] = await tx
+      .select({ jobId: jobs.jobId })
+      .from(jobs)
+      .where(and(eq(jobs.batchId, batchId), eq(jobs.jobId, first.job_id)));
+    if (already) return;
+    if (update.committed) throw new DbError('invalid', `update ${updateId} is already committed`);
+    if (batch.cancelled) throw new DbError('invalid', 'Cannot submit new jobs or job groups to a cancelled batch');
+    const last = update.startJobId + update.nJobs - 1;
+    for (const s of specs) {
+      if (s.job_id < update.startJobId || s.job_id > last) {
+        throw new DbError('invalid', `job_id ${s.job_id} is outside this update's range ${update.startJobId}..${last}`, 'job_id');
+      }
+    }
+    const external = [...new Set(specs.flatMap((s) => s.parent_ids.filter((p) => p < update.startJobId)))];
+    if (external.length > 0) {
+      const found = await tx
+        .select({ jobId: jobs.jobId })
+        .from(jobs)
+        .where(and(eq(jobs.batchId, batchId), inArray(jobs.jobId, external)));
+      if (found.length !== external.length) {
+        const have = new Set(found.map((f) => f.jobId));
+        const missing = external.filter((p) => !have.has(p));
+        throw new DbError('invalid', `parent job ids do not exist: ${missing.slice(0, 10).join(', ')}`, 'absolute_parent_ids');
+      }
+    }
+    for (const part of chunk(specs, 500)) {
+      await tx.insert(jobs).values(
+        part.map((s) => ({
+          batchId,
+          jobId: s.job_id,
+          updateId,
+          state: 'Pending' as const,
+          alwaysRun: s.always_run,
+          nPendingParents: s.parent_ids.length,
+          nMaxAttempts: s.n_max_attempts,
+          coresMcpu: s.resources.cores_mcpu,
+          pool: s.pool,
+          name: s.attributes['name'] ?? null,
+          attributes: s.attributes,
+          spec: s,
+        })),
+      );
+    }
+    const edges = specs.flatMap((s) => s.parent_ids.map((p) => ({ batchId, jobId: s.job_id, parentId: p })));
+    for (const part of chunk(edges, 5000)) await tx.insert(jobParents).values(part);
+    if (external.length > 0) {
+      // Parents from earlier updates may have finished already: count only those still running.
+      await tx.execute(sql`UPDATE jobs c
+        SET n_pending_parents = c.n_pending_parents - p.done, cancelled = c.cancelled OR p.bad
+        FROM (SELECT jp.job_id, count(*)::int AS done, bool_or(pj.state <> 'Success') AS bad
+              FROM job_parents jp JOIN jobs pj ON pj.batch_id = jp.batch_id AND pj.job_id = jp.parent_id
+              WHERE jp.batch_id = ${batchId} AND jp.job_id BETWEEN ${first.job_id} AND ${specs[specs.length - 1]!.job_id}
+                AND pj.state IN ('Cancelled', 'Error', 'Failed', 'Success')
+              GROUP BY jp.job_id) p
+        WHERE c.batch_id = ${batchId} AND c.job_id = p.job_id`);
+    }
+  });
+}
+
+export type CommitResult = { startJobId: number; nJobs: number; batchComplete: boolean };
+
+/** Commits an update: checks the job count, makes parentless jobs Ready. Idempotent. */
+export async function commitUpdate(db: Db, batchId: number, updateId: number, now: number): Promise<CommitResult> {
+  return db.transaction(async (tx) => {
+    await lockBatch(tx, batchId);
+    const [update] = await tx
+      .select()
+      .from(batchUpdates)
+      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
+    if (!update) throw new DbError('not_found', `update ${updateId} of batch ${batchId} not found`);
+    if (update.committed) return { startJobId: update.startJobId, nJobs: update.nJobs, batchComplete: false };
+    const [count] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(and(eq(jobs.batchId, batchId), eq(jobs.updateId, updateId)));
+    const actual = count?.n ?? 0;
+    if (actual !== update.nJobs) {
+      throw new DbError('invalid', `wrong number of jobs: expected ${update.nJobs}, actual ${actual}`, 'n_jobs');
+    }
+    await tx
+      .update(batchUpdates)
+      .set({ committed: true, timeCommitted: now })
+      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
+    if (update.nJobs > 0) {
+      await tx
+        .update(batches)
+        .set({ nJobs: sql`${batches.nJobs} + ${update.nJobs}`, storedState: 'running', timeCompleted: null })
+        .where(eq(batches.id, batchId));
+    }
+    const candidates = await rawRows<{
+      job_id: number; n_pending_parents: number; cancelled: boolean; always_run: boolean; state: string; update_id: number;
+    }>(
+      tx,
+      sql`SELECT job_id, n_pending_parents, cancelled, always_run, state::text AS state, update_id FROM jobs
+          WHERE batch_id = ${batchId} AND update_id = ${updateId} AND n_pending_parents = 0 AND state = 'Pending'`,
+    );
+    const delta = emptyDelta();
+    const cancelled = await settleReleased(tx, batchId, candidates, now, delta);
+    await releaseChildren(tx, batchId, cancelled, cancelled, now, delta);
+    const batchComplete = await applyCounts(tx, batchId, delta, now);
+    return { startJobId: update.startJobId, nJobs: update.nJobs, batchComplete };
+  });
+}
+
+const incomplete = notInArray(jobs.state, [...COMPLETE_JOB_STATES]);
+
+export type FinishResult = { changed: boolean; batchComplete: boolean };
+
+/** Moves a job to a complete state exactly once and walks the DAG below it. */
+export async function finishJob(
+  db: Db,
+  batchId: number,
+  jobId: number,
+  state: CompleteJobState,
+  opts: { exitCode?: number | null; now: number; from?: readonly JobState[] },
+): Promise<FinishResult> {
+  return db.transaction(async (tx) => {
+    await lockBatch(tx, batchId);
+    const updated = await tx
+      .update(jobs)
+      .set({ state, endTime: opts.now, exitCode: opts.exitCode ?? null })
+      .where(
+        and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), opts.from ? inArray(jobs.state, [...opts.from]) : incomplete),
+      )
+      .returning({ jobId: jobs.jobId });
+    if (updated.length === 0) return { changed: false, batchComplete: false };
+    const delta = emptyDelta();
+    countState(delta, state);
+    await releaseChildren(tx, batchId, [jobId], state === 'Success' ? [] : [jobId], opts.now, delta);
+    const batchComplete = await applyCounts(tx, batchId, delta, opts.now);
+    return { changed: true, batchComplete };
+  });
+}
+
+export type ClaimResult = { jobIds: number[]; complete: boolean; cancelled: boolean };
+
+/**
+ * Hands Ready jobs to the batch workflow to start job workflows for. Keyed by a token the
+ * workflow derives deterministically, so a retried claim returns the same jobs, never more.
+ */
+export async function claimReadyJobs(db: Db, batchId: number, token: string, limit: number): Promise<ClaimResult> {
+  return db.transaction(async (tx) => {
+    let ids = (
+      await tx.select({ jobId: jobs.jobId }).from(jobs).where(and(eq(jobs.batchId, batchId), eq(jobs.launchToken, token)))
+    ).map((r) => r.jobId);
+    if (ids.length === 0 && limit > 0) {
+      const rows = await rawRows<{ job_id: number }>(
+        tx,
+        sql`UPDATE jobs SET launch_token = ${token}
+            WHERE batch_id = ${batchId} AND job_id IN (
+              SELECT job_id FROM jobs WHERE batch_id = ${batchId} AND state = 'Ready' AND launch_token IS NULL
+              ORDER BY job_id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+            RETURNING job_id`,
+      );
+      ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
+    }
+    const [b] = await tx
+      .select({ stored: batches.storedState, cancelled: batches.cancelled, deleted: batches.deleted })
+      .from(batches)
+      .where(eq(batches.id, batchId));
+    return { jobIds: ids, complete: b?.stored === 'complete', cancelled: (b?.cancelled ?? false) || (b?.deleted ?? false) };
+  });
+}
+
+/**
+ * Cancels a batch: flags every incomplete job, and completes as Cancelled the Ready jobs no
+ * workflow owns yet. Owned jobs are cancelled by their job workflows (which may need to kill
+ * a container first); Pending jobs are cancelled as their parents finish.
+ */
+export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean }> {
+  return db.transaction(async (tx) => {
+    await lockBatch(tx, batchId);
+    await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
+    await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
+    const victims = await tx
+      .update(jobs)
+      .set({ state: 'Cancelled', endTime: now })
+      .where(
+        and(eq(jobs.batchId, batchId), eq(jobs.state, 'Ready'), isNull(jobs.launchToken), eq(jobs.alwaysRun, false)),
+      )
+      .returning({ jobId: jobs.jobId });
+    const ids = victims.map((v) => v.jobId);
+    const delta = emptyDelta();
+    countState(delta, 'Cancelled', ids.length);
+    await releaseChildren(tx, batchId, ids, ids, now, delta);
+    return { batchComplete: await applyCounts(tx, batchId, delta, now) };
+  });
+}
+
+export async function getJob(q: Queryable, batchId: number, jobId: number): Promise<JobRow | null> {
+  const rows = await q.select().from(jobs).where(and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId)));
+  return rows[0] ?? null;
+}
+
+export async function listJobPage(
+  q: Queryable,
+  opts: { batchId: number; filter: SQL | undefined; lastJobId: number | null; limit: number },
+): Promise<JobRow[]> {
+  const conds: (SQL | undefined)[] = [eq(jobs.batchId, opts.batchId), opts.filter];
+  if (opts.lastJobId !== null) conds.push(gt(jobs.jobId, opts.lastJobId));
+  return q.select().from(jobs).where(and(...conds)).orderBy(asc(jobs.jobId)).limit(opts.limit);
+}
+
+/** Running → Ready after an attempt was lost, only if that attempt is still the current one. */
+export async function requeueJob(db: Db, batchId: number, jobId: number, attemptId: string): Promise<boolean> {
+  const rows = await db
+    .update(jobs)
+    .set({ state: 'Ready', attemptId: null, startTime: null })
+    .where(and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), eq(jobs.state, 'Running'), eq(jobs.attemptId, attemptId)))
+    .returning({ jobId: jobs.jobId });
+  return rows.length > 0;
+}

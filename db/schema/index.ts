@@ -1,0 +1,5 @@
+export * from './enums';
+export * from './users';
+export * from './batches';
+export * from './jobs';
+export * from './instances';

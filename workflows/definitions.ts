@@ -1,0 +1,49 @@
+/**
+ * Names shared by workflows, the API and the CLI: workflow ids, signals and search attributes.
+ * Workflow-safe (no I/O), so both sides of the wire import the same definitions.
+ */
+import { defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
+export const jobWorkflowId = (batchId: number, jobId: number): string => `batch-${batchId}-job-${jobId}`;
+export const SCHEDULER_WORKFLOW_ID = 'scheduler';
+
+/** An update was committed: there may be new Ready jobs. */
+export const updateCommittedSignal = defineSignal('updateCommitted');
+/** Cancel the batch (also sent by operators with `temporal workflow signal --name cancel`). */
+export const cancelBatchSignal = defineSignal('cancel');
+/** A job workflow finished; the payload is its job id. */
+export const jobDoneSignal = defineSignal<[number]>('jobDone');
+/** Something about this job changed (attempt reported, instance lost): look again. */
+export const jobPokeSignal = defineSignal('poke');
+/** Cancel this job (from its batch workflow). */
+export const cancelJobSignal = defineSignal('cancelJob');
+/** New work or freed cores: run a scheduling round now. */
+export const schedulerPokeSignal = defineSignal('poke');
+
+export const BatchIdAttr = defineSearchAttributeKey('BatchId', 'KEYWORD');
+export const BatchUserAttr = defineSearchAttributeKey('BatchUser', 'KEYWORD');
+export const BillingProjectAttr = defineSearchAttributeKey('BillingProject', 'KEYWORD');
+export const BatchStateAttr = defineSearchAttributeKey('BatchState', 'KEYWORD');
+
+export const SEARCH_ATTRIBUTES = {
+  BatchId: 'Keyword',
+  BatchUser: 'Keyword',
+  BillingProject: 'Keyword',
+  BatchState: 'Keyword',
+} as const;
+
+export type BatchWorkflowInput = {
+  batchId: number;
+  user: string;
+  billingProject: string;
+  window: number;
+  /** Carried across continue-as-new. */
+  openJobs?: number[];
+  claimSeq?: number;
+  cancelled?: boolean;
+};
+
+export type JobWorkflowInput = { batchId: number; jobId: number };
+export type SchedulerWorkflowInput = { intervalMs: number };

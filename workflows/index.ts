@@ -1,0 +1,3 @@
+export { batchWorkflow } from './batch';
+export { jobWorkflow } from './job';
+export { schedulerWorkflow } from './scheduler';
