@@ -10,12 +10,12 @@ import {
   BatchStateAttr,
   BatchUserAttr,
   BillingProjectAttr,
-  SCHEDULER_WORKFLOW_ID,
   batchWorkflowId,
   cancelBatchSignal,
   jobPokeSignal,
   jobWorkflowId,
   schedulerPokeSignal,
+  schedulerWorkflowId,
   updateCommittedSignal,
 } from '../workflows/definitions';
 
@@ -58,7 +58,7 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
     pokeScheduler(): Promise<void> {
       if (!schedulerPokePending) {
         schedulerPokePending = client.workflow
-          .getHandle(SCHEDULER_WORKFLOW_ID)
+          .getHandle(schedulerWorkflowId(opts.taskQueue))
           .signal(schedulerPokeSignal)
           .catch(() => undefined)
           .finally(() => {

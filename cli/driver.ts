@@ -11,7 +11,7 @@ import { createActivities } from '../activities';
 import { createPoolManager, type PoolTarget } from '../activities/pool';
 import { createLocalDriver } from '../activities/cloud/local';
 import { connectWorker, workerTuning, workflowsPath } from '../temporal.config';
-import { SCHEDULER_WORKFLOW_ID } from '../workflows/definitions';
+import { schedulerWorkflowId } from '../workflows/definitions';
 import type { schedulerWorkflow } from '../workflows/scheduler';
 
 export type Driver = { stop(opts?: { deleteInstances?: boolean }): Promise<void> };
@@ -19,7 +19,7 @@ export type Driver = { stop(opts?: { deleteInstances?: boolean }): Promise<void>
 export async function ensureScheduler(client: Client, config: Config): Promise<void> {
   try {
     await client.workflow.start<typeof schedulerWorkflow>('schedulerWorkflow', {
-      workflowId: SCHEDULER_WORKFLOW_ID,
+      workflowId: schedulerWorkflowId(config.temporal.taskQueue),
       taskQueue: config.temporal.taskQueue,
       args: [{ intervalMs: config.driver.schedulerIntervalMs }],
     });
@@ -38,6 +38,8 @@ export async function startDriver(deps: {
   log: Logger;
   client: Client;
   workflowBundlePath?: string;
+  /** Where agents reach the API, when not the configured URL. */
+  apiUrl?: string;
 }): Promise<Driver> {
   const { config, db, log, client } = deps;
   const connection = await connectWorker(config.temporal);
@@ -52,7 +54,7 @@ export async function startDriver(deps: {
   const running = worker.run();
   await ensureScheduler(client, config);
 
-  const pool = createPoolManager({ db, config, log }, createLocalDriver(config));
+  const pool = createPoolManager({ db, config, log }, createLocalDriver(config, deps.apiUrl));
   const targets = poolTargets(config);
   await pool.ensure(targets);
   // Replace agents that die (a crashed "VM") without waiting for a restart of the driver.

@@ -20,7 +20,7 @@ export async function runLocal(): Promise<void> {
   const { client, connection } = await connectClient(config.temporal);
   const dev = await ensureDevUser(database.db, config.dataDir);
   const api = await startApi({ config, db: database.db, log, client });
-  const driver = await startDriver({ config, db: database.db, log, client });
+  const driver = await startDriver({ config, db: database.db, log, client, apiUrl: api.url });
 
   const creds = { url: api.url, token: dev.token, billing_project: dev.billingProject, temporal_ui: temporal.uiUrl, user: dev.user };
   writeCredentials(config.dataDir, creds);

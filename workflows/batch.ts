@@ -20,12 +20,12 @@ import type { Activities } from '../activities';
 import { dbActivity } from './activity-options';
 import {
   BatchStateAttr,
-  SCHEDULER_WORKFLOW_ID,
   cancelBatchSignal,
   cancelJobSignal,
   jobDoneSignal,
   jobWorkflowId,
   schedulerPokeSignal,
+  schedulerWorkflowId,
   updateCommittedSignal,
   type BatchWorkflowInput,
 } from './definitions';
@@ -102,7 +102,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       );
       for (const id of claim.jobIds) open.add(id);
       if (cancelled) await cancelChildren(claim.jobIds);
-      await getExternalWorkflowHandle(SCHEDULER_WORKFLOW_ID).signal(schedulerPokeSignal).catch(() => undefined);
+      await getExternalWorkflowHandle(schedulerWorkflowId(info.taskQueue)).signal(schedulerPokeSignal).catch(() => undefined);
       if (claim.jobIds.length === room) dirty = true;
     }
 

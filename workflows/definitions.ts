@@ -7,7 +7,8 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
 export const jobWorkflowId = (batchId: number, jobId: number): string => `batch-${batchId}-job-${jobId}`;
-export const SCHEDULER_WORKFLOW_ID = 'scheduler';
+/** One scheduler per task queue, so deployments (or test runs) sharing a namespace stay apart. */
+export const schedulerWorkflowId = (taskQueue: string): string => `scheduler-${taskQueue}`;
 
 /** An update was committed: there may be new Ready jobs. */
 export const updateCommittedSignal = defineSignal('updateCommitted');

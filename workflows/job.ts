@@ -31,11 +31,13 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     news = true;
   });
 
-  let view = await acts.reconcileJob({ ...input, cancel: false });
-  while (!view.complete) {
+  let view: Awaited<ReturnType<Activities['reconcileJob']>>;
+  for (;;) {
+    // Cleared before looking, so news that arrives while we look is not lost.
     news = false;
-    await condition(() => news, SAFETY_POLL);
     view = await acts.reconcileJob({ ...input, cancel: cancelRequested });
+    if (view.complete) break;
+    await condition(() => news, SAFETY_POLL);
   }
   await getExternalWorkflowHandle(batchWorkflowId(input.batchId)).signal(jobDoneSignal, input.jobId);
   return view.state;

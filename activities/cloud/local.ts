@@ -22,7 +22,8 @@ function alive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function createLocalDriver(config: Config): CloudDriver {
+/** `apiUrl` is where agents report; it differs from the configured one when the API took a free port. */
+export function createLocalDriver(config: Config, apiUrl: string = config.api.url): CloudDriver {
   const logDir = path.join(config.dataDir, 'agents');
   return {
     async create(launch: InstanceLaunch) {
@@ -37,7 +38,7 @@ export function createLocalDriver(config: Config): CloudDriver {
           HB_AGENT_POOL: launch.pool,
           HB_AGENT_CORES: launch.cores,
           HB_AGENT_ACTIVATION_TOKEN: launch.activationToken,
-          HB_API_URL: config.api.url,
+          HB_API_URL: apiUrl,
           HB_DATA_DIR: config.dataDir,
           HB_EXECUTOR: config.localPool.executor,
         }),

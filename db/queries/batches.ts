@@ -20,7 +20,8 @@ export type NewBatch = {
 export async function lockBatch(tx: Tx, batchId: number): Promise<BatchRow> {
   const rows = await tx.select().from(batches).where(eq(batches.id, batchId)).for('update');
   const row = rows[0];
-  if (!row || row.deleted) throw new DbError('not_found', `batch ${batchId} not found`);
+  // Deleted batches stay lockable: their cancellation still has to run to the end.
+  if (!row) throw new DbError('not_found', `batch ${batchId} not found`);
   return row;
 }
 
