@@ -5,6 +5,14 @@ import type { AttemptRow } from '../db/queries/attempts';
 import { deriveBatchState } from '../domain/states';
 import { isoTime } from '../domain/time';
 
+/**
+ * start_job_group_id for update and commit responses. The service has only the root job group
+ * (0) and updates add no groups, so the next group id is always 1. Hail's client reads it as an
+ * integer: it takes the root group's id as start - 1 after create-fast, and asserts it is 1
+ * after committing a batch's first update.
+ */
+export const START_JOB_GROUP_ID = 1;
+
 export function batchJson(b: BatchRow) {
   const durationMs = b.timeCompleted !== null && b.storedState === 'complete' ? b.timeCompleted - b.timeCreated : null;
   return {

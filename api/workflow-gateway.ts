@@ -3,7 +3,7 @@
  * poke job and scheduler workflows when workers report. Reports may repeat; every call here
  * is safe to repeat.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { batchWorkflow } from '../workflows/batch';
 import {
   BatchIdAttr,
@@ -16,7 +16,7 @@ import {
   jobWorkflowId,
   schedulerPokeSignal,
   schedulerWorkflowId,
-  updateCommittedSignal,
+  wakeBatchUpdate,
 } from '../workflows/definitions';
 
 export type WorkflowGateway = ReturnType<typeof createWorkflowGateway>;
@@ -30,20 +30,29 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
   let schedulerPokePending: Promise<void> | null = null;
 
   return {
+    /** Starts the batch's workflow, or wakes the running one, and waits until it has heard. */
     async wakeBatch(b: { id: number; user: string; billingProject: string }): Promise<void> {
-      await client.workflow.signalWithStart<typeof batchWorkflow>('batchWorkflow', {
-        workflowId: batchWorkflowId(b.id),
-        taskQueue: opts.taskQueue,
-        args: [{ batchId: b.id, user: b.user, billingProject: b.billingProject, window: opts.batchWindow }],
-        signal: updateCommittedSignal,
-        signalArgs: [],
-        typedSearchAttributes: [
-          { key: BatchIdAttr, value: String(b.id) },
-          { key: BatchUserAttr, value: b.user },
-          { key: BillingProjectAttr, value: b.billingProject },
-          { key: BatchStateAttr, value: 'running' },
-        ],
-      });
+      for (let attempt = 1; ; attempt++) {
+        const start = new WithStartWorkflowOperation<typeof batchWorkflow>('batchWorkflow', {
+          workflowId: batchWorkflowId(b.id),
+          taskQueue: opts.taskQueue,
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          args: [{ batchId: b.id, user: b.user, billingProject: b.billingProject, window: opts.batchWindow }],
+          typedSearchAttributes: [
+            { key: BatchIdAttr, value: String(b.id) },
+            { key: BatchUserAttr, value: b.user },
+            { key: BillingProjectAttr, value: b.billingProject },
+            { key: BatchStateAttr, value: 'running' },
+          ],
+        });
+        try {
+          await client.workflow.executeUpdateWithStart(wakeBatchUpdate, { startWorkflowOperation: start });
+          return;
+        } catch (e) {
+          // The run we reached completed before taking the update: the next try starts a new one.
+          if (attempt >= 5) throw e;
+        }
+      }
     },
 
     async cancelBatch(batchId: number): Promise<void> {

@@ -26,7 +26,7 @@ import {
   jobWorkflowId,
   schedulerPokeSignal,
   schedulerWorkflowId,
-  updateCommittedSignal,
+  wakeBatchUpdate,
   type BatchWorkflowInput,
 } from './definitions';
 import { jobWorkflow } from './job';
@@ -47,7 +47,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     open.delete(jobId);
     dirty = true;
   });
-  setHandler(updateCommittedSignal, () => {
+  setHandler(wakeBatchUpdate, () => {
     dirty = true;
   });
   setHandler(cancelBatchSignal, () => {
@@ -106,7 +106,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       if (claim.jobIds.length === room) dirty = true;
     }
 
-    if (claim.complete && open.size === 0) {
+    // `dirty` again: a wake-up handled while we looked means there may be new work.
+    if (claim.complete && open.size === 0 && !dirty) {
       upsertSearchAttributes([{ key: BatchStateAttr, value: cancelled ? 'cancelled' : 'complete' }]);
       await condition(allHandlersFinished);
       return cancelled ? 'cancelled' : 'complete';

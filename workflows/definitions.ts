@@ -2,7 +2,7 @@
  * Names shared by workflows, the API and the CLI: workflow ids, signals and search attributes.
  * Workflow-safe (no I/O), so both sides of the wire import the same definitions.
  */
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
@@ -10,8 +10,12 @@ export const jobWorkflowId = (batchId: number, jobId: number): string => `batch-
 /** One scheduler per task queue, so deployments (or test runs) sharing a namespace stay apart. */
 export const schedulerWorkflowId = (taskQueue: string): string => `scheduler-${taskQueue}`;
 
-/** An update was committed: there may be new Ready jobs. */
-export const updateCommittedSignal = defineSignal('updateCommitted');
+/**
+ * An update was committed: there may be new Ready jobs. An Update rather than a signal: a
+ * signal that reaches a run in the act of completing is lost, while an Update to such a run
+ * fails, and the caller's Update-with-Start then lands on a fresh run.
+ */
+export const wakeBatchUpdate = defineUpdate<void>('wake');
 /** Cancel the batch (also sent by operators with `temporal workflow signal --name cancel`). */
 export const cancelBatchSignal = defineSignal('cancel');
 /** A job workflow finished; the payload is its job id. */

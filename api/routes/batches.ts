@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingProject, intParam, jsonBody, optionalIntQuery, visibleBatch } from '../access';
-import { batchJson } from '../serialize';
-import { submitBunch } from '../submission';
+import { batchJson, START_JOB_GROUP_ID } from '../serialize';
+import { submitBunch, validateBunch } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
 import { parseBatchQuery } from '../../domain/query';
-import { createBatch, createUpdate, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
+import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
 import { cancelBatchJobs } from '../../db/queries/jobs';
 import { batchFilter } from '../../db/queries/filters';
 import { projectsOf } from '../../db/queries/users';
@@ -27,7 +27,7 @@ export function batchRoutes(version: 1 | 2) {
     if (spec.n_jobs === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
     // Update 1 takes the batch's token, so a retried create finds the same update.
     const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-    return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: null, start_job_id: update.startJobId });
+    return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: START_JOB_GROUP_ID, start_job_id: update.startJobId });
   });
 
   r.post('/batches/create-fast', async (c) => {
@@ -41,9 +41,12 @@ export function batchRoutes(version: 1 | 2) {
     if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
     const spec = parseBatchSpec(batchBody, 'batch');
     await checkBillingProject(s, c.var.caller, spec.billing_project);
-    const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
+    // A new batch's first update starts at job 1: validate against that before creating anything.
+    const existing = await findBatchByToken(s.db, c.var.caller.username, spec.token);
+    if (!existing) validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs);
+    const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
     const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
-    return c.json({ id: batch.id, start_job_group_id: null, start_job_id: result.startJobId });
+    return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
   });
 
   r.get('/batches', async (c) => {

@@ -4,6 +4,7 @@ import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { intParam, jsonBody, ownBatch } from '../access';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
+import { START_JOB_GROUP_ID } from '../serialize';
 import { parseUpdateSpec } from '../../domain/spec';
 import { createUpdate } from '../../db/queries/batches';
 import { insertJobs } from '../../db/queries/jobs';
@@ -17,7 +18,7 @@ export function updateRoutes() {
     const spec = parseUpdateSpec(await jsonBody(c));
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
     const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-    return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: null });
+    return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: START_JOB_GROUP_ID });
   });
 
   r.post('/batches/:batch_id/update-fast', async (c) => {
@@ -33,7 +34,7 @@ export function updateRoutes() {
     const spec = parseUpdateSpec(update, 'update');
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
     const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
-    return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: null });
+    return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
   });
 
   const insertBunch = async (c: Context<AppEnv>, updateId: number) => {
@@ -57,7 +58,7 @@ export function updateRoutes() {
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
     const result = await commitAndWake(s, batch, updateId);
-    return c.json({ start_job_id: result.startJobId, start_job_group_id: null });
+    return c.json({ start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
   };
   r.patch('/batches/:batch_id/updates/:update_id/commit', (c) => commit(c, intParam(c, 'update_id')));
   r.patch('/batches/:batch_id/close', (c) => {

@@ -33,12 +33,14 @@ export async function createBatch(db: Db, b: NewBatch, now: number): Promise<{ b
     .onConflictDoNothing({ target: [batches.user, batches.token] })
     .returning();
   if (inserted[0]) return { batch: inserted[0], created: true };
-  const existing = await db
-    .select()
-    .from(batches)
-    .where(and(eq(batches.user, b.user), eq(batches.token, b.token)));
-  if (!existing[0]) throw new DbError('conflict', 'batch token race; retry');
-  return { batch: existing[0], created: false };
+  const existing = await findBatchByToken(db, b.user, b.token);
+  if (!existing) throw new DbError('conflict', 'batch token race; retry');
+  return { batch: existing, created: false };
+}
+
+export async function findBatchByToken(q: Queryable, user: string, token: string): Promise<BatchRow | null> {
+  const rows = await q.select().from(batches).where(and(eq(batches.user, user), eq(batches.token, token)));
+  return rows[0] ?? null;
 }
 
 export async function getBatch(q: Queryable, batchId: number): Promise<BatchRow | null> {
