@@ -1,7 +1,16 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
-/** Database activities: short, retried forever with backoff (they are idempotent). */
-export const dbActivity: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
-};
+const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
+
+/**
+ * Database activities are idempotent and retried forever. The start-to-close timeout is also
+ * how long a task lost with a killed worker waits before it is retried elsewhere, so it is
+ * kept as short as the work allows.
+ */
+export const dbActivity: ActivityOptions = { startToCloseTimeout: '2 minutes', retry };
+
+/** Per-job work: one transaction (a cancelled chain's cascade is the longest). */
+export const jobActivity: ActivityOptions = { startToCloseTimeout: '30 seconds', retry };
+
+/** One scheduling round: a bounded page of jobs and 2 s dispatch calls. */
+export const schedulerActivity: ActivityOptions = { startToCloseTimeout: '15 seconds', retry };

@@ -5,7 +5,7 @@
  */
 import { condition, getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { dbActivity } from './activity-options';
+import { jobActivity } from './activity-options';
 import {
   batchWorkflowId,
   cancelJobSignal,
@@ -15,7 +15,7 @@ import {
 } from './definitions';
 import type { JobState } from '../domain/states';
 
-const acts = proxyActivities<Activities>(dbActivity);
+const acts = proxyActivities<Activities>(jobActivity);
 
 /** Reports can be lost only if an agent dies for good; then a periodic look still finds out. */
 const SAFETY_POLL = '60 seconds';

@@ -5,10 +5,10 @@
  */
 import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { dbActivity } from './activity-options';
+import { schedulerActivity } from './activity-options';
 import { schedulerPokeSignal, type SchedulerWorkflowInput } from './definitions';
 
-const acts = proxyActivities<Activities>({ ...dbActivity, startToCloseTimeout: '1 minute' });
+const acts = proxyActivities<Activities>(schedulerActivity);
 
 export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<void> {
   let poked = true;
