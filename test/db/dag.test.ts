@@ -1,0 +1,159 @@
+/**
+ * The DAG bookkeeping and the exactly-once rules, against a real PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../db/client';
+import { createTestDatabase, type TestDatabase } from '../support/db-url';
+import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
+import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
+import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
+import { activateInstance, getInstance, insertInstance } from '../../db/queries/instances';
+import { parseJobBunch } from '../../domain/spec';
+import { definePools } from '../../domain/pools';
+import type { JobState } from '../../domain/states';
+
+let tdb: TestDatabase;
+let database: Database;
+beforeAll(async () => {
+  tdb = await createTestDatabase('db_dag');
+  database = await openDatabase({ kind: 'postgres', url: tdb.url });
+});
+afterAll(async () => {
+  await database?.close();
+  await tdb?.drop();
+});
+
+const pools = definePools(16);
+let seq = 0;
+
+/** A batch with one committed update; `parents[i]` are the in-update parents of job i+1. */
+async function batchWith(parents: number[][], opts: { alwaysRun?: number[] } = {}) {
+  const db = database.db;
+  const { batch } = await createBatch(db, { user: 'u', billingProject: 'p', token: `t${++seq}`, attributes: {}, callback: null, cancelAfterNFailures: null }, 1);
+  const update = await createUpdate(db, batch.id, `t${seq}`, parents.length, 1);
+  const bunch = parents.map((ps, i) => ({
+    job_id: i + 1,
+    process: { type: 'docker', image: 'x', command: ['true'] },
+    in_update_parent_ids: ps,
+    always_run: opts.alwaysRun?.includes(i + 1) ?? false,
+  }));
+  await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: update.startJobId, nJobsInUpdate: parents.length, pools, user: 'u' }));
+  await commitUpdate(db, batch.id, update.updateId, 2);
+  return batch.id;
+}
+
+async function states(batchId: number): Promise<JobState[]> {
+  return (await listJobPage(database.db, { batchId, filter: undefined, lastJobId: null, limit: 1000 })).map((j) => j.state);
+}
+
+describe('the DAG walk', () => {
+  it('makes parentless jobs Ready at commit and children Ready when all parents succeed', async () => {
+    const b = await batchWith([[], [], [1, 2], [3]]);
+    expect(await states(b)).toEqual(['Ready', 'Ready', 'Pending', 'Pending']);
+    await finishJob(database.db, b, 1, 'Success', { now: 3 });
+    expect(await states(b)).toEqual(['Success', 'Ready', 'Pending', 'Pending']);
+    await finishJob(database.db, b, 2, 'Success', { now: 4 });
+    expect(await states(b)).toEqual(['Success', 'Success', 'Ready', 'Pending']);
+  });
+
+  it('cancels the whole subtree below a failure, except always_run jobs, and completes the batch', async () => {
+    const b = await batchWith([[], [1], [2], [2], [4]], { alwaysRun: [4] });
+    await finishJob(database.db, b, 1, 'Failed', { now: 3, exitCode: 1 });
+    expect(await states(b)).toEqual(['Failed', 'Cancelled', 'Cancelled', 'Ready', 'Pending']);
+    const r = await finishJob(database.db, b, 4, 'Success', { now: 4 });
+    expect(await states(b)).toEqual(['Failed', 'Cancelled', 'Cancelled', 'Success', 'Ready']);
+    expect(r.batchComplete).toBe(false);
+    const last = await finishJob(database.db, b, 5, 'Success', { now: 5 });
+    expect(last.batchComplete).toBe(true);
+    const batch = await getBatch(database.db, b);
+    expect(batch).toMatchObject({ storedState: 'complete', nCompleted: 5, nSucceeded: 2, nFailed: 1, nCancelled: 2, timeCompleted: 5 });
+  });
+
+  it('walks a long cancelled chain level by level in one transaction', async () => {
+    const chain = Array.from({ length: 300 }, (_, i) => (i === 0 ? [] : [i]));
+    const b = await batchWith(chain);
+    await finishJob(database.db, b, 1, 'Error', { now: 3 });
+    const s = await states(b);
+    expect(s[0]).toBe('Error');
+    expect(s.slice(1).every((x) => x === 'Cancelled')).toBe(true);
+    expect((await getBatch(database.db, b))?.storedState).toBe('complete');
+  });
+
+  it('completes a job exactly once: a repeat changes nothing and counts nothing', async () => {
+    const b = await batchWith([[], [1]]);
+    const first = await finishJob(database.db, b, 1, 'Success', { now: 3 });
+    const again = await finishJob(database.db, b, 1, 'Failed', { now: 4 });
+    expect(first.changed).toBe(true);
+    expect(again.changed).toBe(false);
+    expect((await getJob(database.db, b, 1))?.state).toBe('Success');
+    expect((await getBatch(database.db, b))?.nCompleted).toBe(1);
+    expect((await getJob(database.db, b, 2))?.nPendingParents).toBe(0);
+  });
+
+  it('counts parents from an earlier update that already finished', async () => {
+    const db = database.db;
+    const b = await batchWith([[], []]);
+    await finishJob(db, b, 1, 'Success', { now: 3 });
+    await finishJob(db, b, 2, 'Failed', { now: 3 });
+    const u = await createUpdate(db, b, 'second', 2, 4);
+    const bunch = [
+      { job_id: 1, process: { type: 'docker', image: 'x', command: ['true'] }, absolute_parent_ids: [1] },
+      { job_id: 2, process: { type: 'docker', image: 'x', command: ['true'] }, absolute_parent_ids: [2] },
+    ];
+    await insertJobs(db, b, u.updateId, parseJobBunch(bunch, { startJobId: u.startJobId, nJobsInUpdate: 2, pools, user: 'u' }));
+    await commitUpdate(db, b, u.updateId, 5);
+    expect(await states(b)).toEqual(['Success', 'Failed', 'Ready', 'Cancelled']);
+  });
+});
+
+describe('claims and attempts', () => {
+  it('a retried claim returns the same jobs and never more', async () => {
+    const b = await batchWith([[], [], [], []]);
+    const first = await claimReadyJobs(database.db, b, 'wf/run/0', 2);
+    const retry = await claimReadyJobs(database.db, b, 'wf/run/0', 2);
+    const next = await claimReadyJobs(database.db, b, 'wf/run/1', 10);
+    expect(first.jobIds).toEqual([1, 2]);
+    expect(retry.jobIds).toEqual([1, 2]);
+    expect(next.jobIds).toEqual([3, 4]);
+  });
+
+  it('reserves cores once, ends an attempt once and gives the cores back once', async () => {
+    const db = database.db;
+    const b = await batchWith([[]]);
+    await claimReadyJobs(db, b, 'c/0', 1);
+    await insertInstance(db, { name: 'i-1', pool: 'standard', coresMcpu: 4000, activationTokenHash: 'h', now: 1 });
+    await activateInstance(db, 'i-1', { address: 'http://127.0.0.1:1', tokenHash: 'x', now: 1 });
+    const key = { batchId: b, jobId: 1, attemptId: 'aaaaaa' };
+    expect(await reserveAttempt(db, { ...key, instanceName: 'i-1', coresMcpu: 1000, now: 2 })).toBe(true);
+    expect(await reserveAttempt(db, { ...key, attemptId: 'bbbbbb', instanceName: 'i-1', coresMcpu: 1000, now: 2 })).toBe(false);
+    expect((await getInstance(db, 'i-1'))?.freeCoresMcpu).toBe(3000);
+    expect(await endAttempt(db, key, { endTime: 3, outcome: 'succeeded', exitCode: 0 })).toBe(true);
+    expect(await endAttempt(db, key, { endTime: 4, outcome: 'failed', exitCode: 1 })).toBe(false);
+    expect((await getInstance(db, 'i-1'))?.freeCoresMcpu).toBe(4000);
+  });
+
+  it('a reservation that does not fit the instance changes nothing', async () => {
+    const db = database.db;
+    const b = await batchWith([[]]);
+    await claimReadyJobs(db, b, 'd/0', 1);
+    await insertInstance(db, { name: 'i-2', pool: 'standard', coresMcpu: 500, activationTokenHash: 'h', now: 1 });
+    await activateInstance(db, 'i-2', { address: 'http://127.0.0.1:1', tokenHash: 'x', now: 1 });
+    expect(await reserveAttempt(db, { batchId: b, jobId: 1, attemptId: 'cccccc', instanceName: 'i-2', coresMcpu: 1000, now: 2 })).toBe(false);
+    expect((await getJob(db, b, 1))?.state).toBe('Ready');
+    expect((await getInstance(db, 'i-2'))?.freeCoresMcpu).toBe(500);
+  });
+});
+
+describe('cancellation', () => {
+  it('cancels unowned Ready jobs at once, leaves owned and always_run ones to their workflows', async () => {
+    const db = database.db;
+    const b = await batchWith([[], [], [], [1]], { alwaysRun: [3] });
+    await claimReadyJobs(db, b, 'e/0', 1);
+    await cancelBatchJobs(db, b, 3);
+    expect(await states(b)).toEqual(['Ready', 'Cancelled', 'Ready', 'Pending']);
+    expect((await getJob(db, b, 1))?.cancelled).toBe(true);
+    await finishJob(db, b, 1, 'Cancelled', { now: 4, from: ['Ready'] });
+    expect(await states(b)).toEqual(['Cancelled', 'Cancelled', 'Ready', 'Cancelled']);
+    expect((await getBatch(db, b))?.cancelled).toBe(true);
+  });
+});
