@@ -1,8 +1,8 @@
 /** Batch routes: create, create-fast, get, list, cancel, delete (hail-batch-api §1). */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { checkBillingProject, intParam, jsonBody, optionalIntQuery, visibleBatch } from '../access';
+import { checkBillingProject, intParam, jsonBody, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { submitBunch, validateBunch } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
@@ -70,12 +70,18 @@ export function batchRoutes(version: 1 | 2) {
     return c.json(batchJson(b));
   });
 
-  r.patch('/batches/:batch_id/cancel', async (c) => {
+  const cancel = async (c: Context<AppEnv>) => {
     const s = c.var.services;
     const b = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
     await cancelBatchJobs(s.db, b.id, Date.now());
     await s.workflows.cancelBatch(b.id);
     return c.body(null, 200);
+  };
+  r.patch('/batches/:batch_id/cancel', cancel);
+  // Hail's client cancels a batch by cancelling its root job group (Batch.cancel()).
+  r.patch('/batches/:batch_id/job-groups/:job_group_id/cancel', (c) => {
+    rootJobGroupOnly(c);
+    return cancel(c);
   });
 
   r.delete('/batches/:batch_id', async (c) => {

@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { intParam, optionalIntQuery, visibleBatch } from '../access';
+import { intParam, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
 import { readLog, readStatus } from '../logs';
 import { parseJobQuery } from '../../domain/query';
@@ -16,7 +16,7 @@ const PAGE = 50;
 export function jobRoutes(version: 1 | 2) {
   const r = new Hono<AppEnv>();
 
-  r.get('/batches/:batch_id/jobs', async (c) => {
+  const listJobs = async (c: Context<AppEnv>) => {
     const s = c.var.services;
     const batch = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const q = c.req.query('q') ?? '';
@@ -31,6 +31,13 @@ export function jobRoutes(version: 1 | 2) {
     };
     if (rows.length === PAGE) body.last_job_id = rows[rows.length - 1]!.jobId;
     return c.json(body);
+  };
+  r.get('/batches/:batch_id/jobs', listJobs);
+  // Hail's client lists a batch's jobs through its root job group (Batch.jobs()). The service
+  // has no other groups, so the root group's jobs, recursive or not, are the batch's jobs.
+  r.get('/batches/:batch_id/job-groups/:job_group_id/jobs', async (c) => {
+    rootJobGroupOnly(c);
+    return listJobs(c);
   });
 
   const jobOf = async (c: Context<AppEnv>) => {
