@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
 
@@ -10,7 +10,7 @@ const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval
 export const dbActivity: ActivityOptions = { startToCloseTimeout: '2 minutes', retry };
 
 /** Per-job work: one transaction (a cancelled chain's cascade is the longest). */
-export const jobActivity: ActivityOptions = { startToCloseTimeout: '30 seconds', retry };
+export const jobActivity: LocalActivityOptions = { startToCloseTimeout: '30 seconds', retry };
 
 /** One scheduling round: a bounded page of jobs and 2 s dispatch calls. */
 export const schedulerActivity: ActivityOptions = { startToCloseTimeout: '15 seconds', retry };

@@ -3,7 +3,7 @@
  * cancellation), lets an activity reconcile the database, and when the job is complete tells
  * its batch workflow by id, so the message reaches whichever run of the batch is current.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { jobActivity } from './activity-options';
 import {
@@ -15,7 +15,9 @@ import {
 } from './definitions';
 import type { JobState } from '../domain/states';
 
-const acts = proxyActivities<Activities>(jobActivity);
+// Local: a job's reconcile is one short transaction, and as a local activity it costs one
+// history event instead of a task round trip, which is most of a job's Temporal cost.
+const acts = proxyLocalActivities<Activities>(jobActivity);
 
 /** Reports can be lost only if an agent dies for good; then a periodic look still finds out. */
 const SAFETY_POLL = '60 seconds';
