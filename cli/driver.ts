@@ -2,7 +2,7 @@
  * The driver process: the Temporal worker hosting every workflow and activity, the scheduler
  * workflow's guarantee of existence, and the local pool of agent "VMs".
  */
-import { Worker } from '@temporalio/worker';
+import { Runtime, Worker } from '@temporalio/worker';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
@@ -28,6 +28,15 @@ export async function ensureScheduler(client: Client, config: Config): Promise<v
   }
 }
 
+/** The SDK would stop workers on SIGINT by itself; shutdown has one owner, cli/lifecycle.ts. */
+function installRuntime(): void {
+  try {
+    Runtime.install({ shutdownSignals: [] });
+  } catch {
+    // Already installed in this process (a second driver in tests): keep the first.
+  }
+}
+
 export function poolTargets(config: Config): PoolTarget[] {
   return config.localPool.pools.map((p) => ({ pool: p.pool, count: p.count, cores: config.localPool.coresPerAgent }));
 }
@@ -42,6 +51,7 @@ export async function startDriver(deps: {
   apiUrl?: string;
 }): Promise<Driver> {
   const { config, db, log, client } = deps;
+  installRuntime();
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,
@@ -67,7 +77,7 @@ export async function startDriver(deps: {
     async stop(opts = {}) {
       clearInterval(watch);
       if (opts.deleteInstances) await pool.deleteAll('service stopped');
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
     },

@@ -11,10 +11,12 @@ import { connectClient } from '../temporal.config';
 import { startDriver } from './driver';
 import { startApi } from './api';
 import { ensureDevUser, writeCredentials, credentialsPath } from './bootstrap';
+import { lockDataDir, onShutdown } from './lifecycle';
 
 export async function runLocal(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { proc: 'local' });
+  const unlock = lockDataDir(config.dataDir);
   const temporal = await ensureTemporalServer(config);
   const database = await openDatabase(config.database);
   const { client, connection } = await connectClient(config.temporal);
@@ -38,18 +40,13 @@ export async function runLocal(): Promise<void> {
     ].join('\n') + '\n',
   );
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  onShutdown(async () => {
     log.info('stopping');
     await driver.stop({ deleteInstances: true }).catch((e: unknown) => log.error('driver stop failed', { error: String(e) }));
     await api.stop();
     await connection.close();
     await database.close();
     await temporal.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+    unlock();
+  }, (m) => log.info(m));
 }

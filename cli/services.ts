@@ -5,6 +5,7 @@ import { createLogger } from './logger';
 import { connectClient } from '../temporal.config';
 import { startDriver } from './driver';
 import { startApi } from './api';
+import { onShutdown } from './lifecycle';
 
 export async function runService(kind: 'api' | 'driver'): Promise<void> {
   const config = loadConfig();
@@ -15,12 +16,9 @@ export async function runService(kind: 'api' | 'driver'): Promise<void> {
     kind === 'api'
       ? await startApi({ config, db: database.db, log, client })
       : await startDriver({ config, db: database.db, log, client });
-  const stop = async () => {
+  onShutdown(async () => {
     await svc.stop();
     await connection.close();
     await database.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  });
 }
