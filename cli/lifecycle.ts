@@ -5,6 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { processAlive as alive } from '../activities/cloud/pids';
 
 export function onShutdown(stop: () => Promise<void>, log: (msg: string) => void = () => {}): void {
   let stopping = false;
@@ -26,14 +27,6 @@ export function onShutdown(stop: () => Promise<void>, log: (msg: string) => void
   process.on('SIGTERM', handler);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Takes `<dataDir>/local.pid`; throws when a live process holds it. Returns the release. */
 export function lockDataDir(dataDir: string): () => void {

@@ -8,17 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childEnv, type Config } from '../../config';
 import type { CloudDriver, InstanceLaunch } from './driver';
+import { processAlive as alive } from './pids';
 
 const cliEntry = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,8 +11,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import { batchStoredState } from './enums';
-
-const ms = (name: string) => bigint(name, { mode: 'number' });
+import { ms } from './columns';
 
 export const batches = pgTable(
   'batches',

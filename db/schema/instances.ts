@@ -1,7 +1,6 @@
 import { bigint, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { instanceState } from './enums';
-
-const ms = (name: string) => bigint(name, { mode: 'number' });
+import { ms } from './columns';
 
 export const instances = pgTable(
   'instances',

@@ -10,8 +10,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import type { JobSpec } from '../../domain/job-spec';
 import { jobState } from './enums';
-
-const ms = (name: string) => bigint(name, { mode: 'number' });
+import { ms } from './columns';
 
 export const jobs = pgTable(
   'jobs',

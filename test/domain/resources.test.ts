@@ -11,16 +11,8 @@ import {
   parseStorageGib,
   roundUpCoresMcpu,
 } from '../../domain/resources';
+import { specError } from './spec-error';
 
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error('expected a SpecError');
-}
 
 describe('parseCpu', () => {
   it.each([

@@ -1,16 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { SpecError } from '../../domain/errors';
 import { parseBatchSpec, parseUpdateSpec } from '../../domain/spec';
+import { specError } from './spec-error';
 
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error('expected a SpecError');
-}
 
 describe('parseBatchSpec', () => {
   it('fills in defaults for the optional fields', () => {

@@ -4,20 +4,12 @@ import { SpecError } from '../../domain/errors';
 import { DEFAULT_POOLS } from '../../domain/pools';
 import { GIB, MIB } from '../../domain/resources';
 import { parseJobBunch, type BunchContext } from '../../domain/spec';
+import { specError } from './spec-error';
 
 const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice' };
 const docker = { type: 'docker', image: 'ubuntu:24.04', command: ['echo', 'hi'] };
 const job = (job_id: number, extra: Record<string, unknown> = {}) => ({ job_id, process: docker, ...extra });
 
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error('expected a SpecError');
-}
 
 const one = (extra: Record<string, unknown>, c: Partial<BunchContext> = {}) => {
   const [spec] = parseJobBunch([job(1, extra)], { ...ctx, ...c });

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { SpecError } from '../../domain/errors';
 import { DEFAULT_POOLS } from '../../domain/pools';
 import { parseJobBunch, type BunchContext } from '../../domain/spec';
+import { specError } from './spec-error';
 
 const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice' };
 const docker = { type: 'docker', image: 'ubuntu:24.04', command: ['true'] };
@@ -12,15 +13,6 @@ function one(extra: Record<string, unknown>, c: Partial<BunchContext> = {}) {
   return spec;
 }
 
-function specError(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SpecError) return e;
-    throw e;
-  }
-  throw new Error('expected a SpecError');
-}
 
 describe('unknown keys', () => {
   it('are rejected naming the key and the job', () => {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { job, waitFor } from '../support/service';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { liveInstances } from '../../db/queries/instances';
+import { processAlive as alive } from '../../activities/cloud/pids';
 
 let s: ProcessService | undefined;
 afterEach(async () => {
@@ -20,14 +21,6 @@ function containersFor(batchId: number): string[] {
     .filter(Boolean);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** 12 independent jobs and 3 chains of 4, each job sleeping a little: long enough to be caught running. */
 function workload(): unknown[] {
