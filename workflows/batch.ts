@@ -86,6 +86,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       await cancelChildren(open);
     }
     if (claim.jobIds.length > 0) {
+      // Open before started: a quick child may report jobDone before its siblings have started.
+      for (const id of claim.jobIds) open.add(id);
       await Promise.all(
         claim.jobIds.map((jobId) =>
           startChild(jobWorkflow, {
@@ -100,7 +102,6 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
           }),
         ),
       );
-      for (const id of claim.jobIds) open.add(id);
       if (cancelled) await cancelChildren(claim.jobIds);
       await getExternalWorkflowHandle(schedulerWorkflowId(info.taskQueue)).signal(schedulerPokeSignal).catch(() => undefined);
       if (claim.jobIds.length === room) dirty = true;
