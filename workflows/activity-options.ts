@@ -3,7 +3,9 @@ import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow
 const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
 
 /**
- * Database activities are idempotent and retried forever. The start-to-close timeout is also
+ * Short, frequent activities run as local activities: one history event each instead of a
+ * task round trip, which is most of the Temporal cost of a job. Database activities are
+ * idempotent and retried forever. The start-to-close timeout is also
  * how long a task lost with a killed worker waits before it is retried elsewhere, so it is
  * kept as short as the work allows.
  */
@@ -13,4 +15,7 @@ export const dbActivity: ActivityOptions = { startToCloseTimeout: '2 minutes', r
 export const jobActivity: LocalActivityOptions = { startToCloseTimeout: '30 seconds', retry };
 
 /** One scheduling round: a bounded page of jobs and 2 s dispatch calls. */
-export const schedulerActivity: ActivityOptions = { startToCloseTimeout: '15 seconds', retry };
+export const schedulerActivity: LocalActivityOptions = { startToCloseTimeout: '15 seconds', retry };
+
+/** Claiming a page of Ready jobs: one short transaction. */
+export const claimActivity: LocalActivityOptions = { startToCloseTimeout: '30 seconds', retry };

@@ -11,13 +11,14 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { dbActivity } from './activity-options';
+import { claimActivity, dbActivity } from './activity-options';
 import {
   BatchStateAttr,
   cancelBatchSignal,
@@ -32,6 +33,7 @@ import {
 import { jobWorkflow } from './job';
 
 const acts = proxyActivities<Activities>(dbActivity);
+const local = proxyLocalActivities<Activities>(claimActivity);
 
 /** How long to sleep without news before looking at the database anyway. */
 const SAFETY_POLL = '30 seconds';
@@ -75,7 +77,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
 
     const room = input.window - open.size;
     const info = workflowInfo();
-    const claim = await acts.claimReadyJobs({
+    const claim = await local.claimReadyJobs({
       batchId: input.batchId,
       token: `${info.workflowId}/${info.runId}/${claimSeq++}`,
       limit: Math.max(room, 0),

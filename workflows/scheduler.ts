@@ -3,12 +3,12 @@
  * and at least every interval; back-to-back rounds while a round fills up. Continues-as-new
  * when Temporal suggests it, so its history never grows past the limits.
  */
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyLocalActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { schedulerActivity } from './activity-options';
 import { schedulerPokeSignal, type SchedulerWorkflowInput } from './definitions';
 
-const acts = proxyActivities<Activities>(schedulerActivity);
+const acts = proxyLocalActivities<Activities>(schedulerActivity);
 
 export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<void> {
   let poked = true;

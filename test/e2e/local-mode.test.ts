@@ -1,0 +1,121 @@
+/**
+ * `npm start`'s service as a user runs it: one process with embedded PGlite, its own Temporal
+ * dev server and agents. It writes credentials, runs a batch, stops cleanly on SIGINT (nothing
+ * left running), and comes back with the same batches and workflow history.
+ */
+import { afterAll, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { waitFor } from '../support/service';
+import { processAlive } from '../../activities/cloud/pids';
+import { Client, Connection } from '@temporalio/client';
+import { batchWorkflowId } from '../../workflows/definitions';
+
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+let dataDir = '';
+let child: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+function start(env: Record<string, string>): ChildProcess {
+  const out = openSync(path.join(dataDir, 'local.out'), 'a');
+  // Its own process group, as a terminal would make, so SIGINT can go to the whole group.
+  const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'local'], { env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
+  return p;
+}
+
+async function interrupt(p: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => p.once('exit', r));
+  process.kill(-p.pid!, 'SIGINT');
+  await exited;
+}
+
+it('starts, serves, stops cleanly and comes back with its history', async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'hb-local-'));
+  const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    HB_DATA_DIR: dataDir,
+    HB_API_PORT: String(apiPort),
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    HB_TEMPORAL_UI_PORT: String(uiPort),
+    HB_TEMPORAL_CLI: inject('temporalCliPath'),
+    HB_EXECUTOR: 'process',
+    HB_LOCAL_POOLS: 'standard:1',
+    DATABASE_URL: '',
+  };
+  delete (env as Record<string, string | undefined>).DATABASE_URL;
+  child = start(env);
+  const credsFile = path.join(dataDir, 'dev-credentials.json');
+  await waitFor('credentials', async () => existsSync(credsFile), 120_000, 250);
+  const creds = JSON.parse(await readFile(credsFile, 'utf8')) as { url: string; token: string; billing_project: string; temporal_ui: string };
+  expect(creds.url).toBe(`http://127.0.0.1:${apiPort}`);
+  expect(creds.temporal_ui).toBe(`http://127.0.0.1:${uiPort}`);
+  expect(existsSync(path.join(dataDir, 'pglite'))).toBe(true);
+
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`${creds.url}/api/v1alpha${p}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' } });
+  const res = await api('/batches/create-fast', {
+    method: 'POST',
+    body: JSON.stringify({
+      batch: { billing_project: creds.billing_project, n_jobs: 2, token: 'local-1' },
+      bunch: [
+        { job_id: 1, process: { type: 'docker', image: 'x', command: ['echo', 'hi'] } },
+        { job_id: 2, process: { type: 'docker', image: 'x', command: ['echo', 'there'] }, in_update_parent_ids: [1] },
+      ],
+    }),
+  });
+  expect(res.status).toBe(200);
+  const { id } = (await res.json()) as { id: number };
+  await waitFor('batch', async () => ((await (await api(`/batches/${id}`)).json()) as { complete: boolean }).complete, 60_000, 250);
+
+  await interrupt(child);
+  expect(existsSync(path.join(dataDir, 'local.pid'))).toBe(false);
+  // Nothing it started is left: no API, no Temporal server.
+  await expect(fetch(`${creds.url}/healthz`)).rejects.toThrow();
+  await waitFor('temporal server to stop', async () => {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect({ host: '127.0.0.1', port: temporalPort }, () => (s.destroy(), r(false)));
+      s.once('error', () => r(true));
+    });
+    return ok;
+  }, 15_000);
+
+  child = start(env);
+  await waitFor('api again', async () => {
+    try {
+      return (await fetch(`${creds.url}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  }, 120_000, 250);
+  const again = JSON.parse(await readFile(credsFile, 'utf8')) as { token: string };
+  expect(again.token).toBe(creds.token);
+  const batch = (await (await api(`/batches/${id}`)).json()) as Record<string, unknown>;
+  expect(batch).toMatchObject({ id, state: 'success', n_succeeded: 2 });
+  // The workflow history is still there in the dev server's SQLite file.
+  const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+  const desc = await new Client({ connection }).workflow.getHandle(batchWorkflowId(id)).describe();
+  expect(desc.status.name).toBe('COMPLETED');
+  await connection.close();
+  await interrupt(child);
+  expect(processAlive(child.pid!)).toBe(false);
+}, 300_000);
