@@ -38,6 +38,7 @@ const local = proxyLocalActivities<Activities>(claimActivity);
 /** How long to sleep without news before looking at the database anyway. */
 const SAFETY_POLL = '30 seconds';
 
+/** Returns the batch's state when it has no more work: success, failure or cancelled. */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> {
   const open = new Set<number>(input.openJobs ?? []);
   let claimSeq = input.claimSeq ?? 0;
@@ -111,9 +112,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
 
     // `dirty` again: a wake-up handled while we looked means there may be new work.
     if (claim.complete && open.size === 0 && !dirty) {
-      upsertSearchAttributes([{ key: BatchStateAttr, value: cancelled ? 'cancelled' : 'complete' }]);
+      upsertSearchAttributes([{ key: BatchStateAttr, value: claim.state }]);
       await condition(allHandlersFinished);
-      return cancelled ? 'cancelled' : 'complete';
+      return claim.state;
     }
 
     if (workflowInfo().continueAsNewSuggested) {

@@ -6,7 +6,7 @@ import { lockBatch } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk, intArray } from './sql-util';
 import type { JobSpec } from '../../domain/job-spec';
-import { COMPLETE_JOB_STATES, type CompleteJobState, type JobState } from '../../domain/states';
+import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -158,7 +158,8 @@ export async function finishJob(
   });
 }
 
-export type ClaimResult = { jobIds: number[]; complete: boolean; cancelled: boolean };
+/** `state` is Hail's visible batch state, for the workflow's search attributes. */
+export type ClaimResult = { jobIds: number[]; complete: boolean; cancelled: boolean; state: BatchState };
 
 /**
  * Hands Ready jobs to the batch workflow to start job workflows for. Keyed by a token the
@@ -180,11 +181,14 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       );
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
-    const [b] = await tx
-      .select({ stored: batches.storedState, cancelled: batches.cancelled, deleted: batches.deleted })
-      .from(batches)
-      .where(eq(batches.id, batchId));
-    return { jobIds: ids, complete: b?.stored === 'complete', cancelled: (b?.cancelled ?? false) || (b?.deleted ?? false) };
+    const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled' };
+    return {
+      jobIds: ids,
+      complete: b.storedState === 'complete',
+      cancelled: b.cancelled || b.deleted,
+      state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
+    };
   });
 }
 

@@ -38,7 +38,7 @@ it('runs a batch as a tree of workflows whose histories replay deterministically
 
   // The batch workflow ends with the batch; job workflows end with their job.
   const batchHandle = s.client.workflow.getHandle(batchWorkflowId(ok));
-  expect(await batchHandle.result()).toBe('complete');
+  expect(await batchHandle.result()).toBe('failure');
   expect(await s.client.workflow.getHandle(jobWorkflowId(ok, 2)).result()).toBe('Failed');
   expect(await s.client.workflow.getHandle(batchWorkflowId(cancelled)).result()).toBe('cancelled');
   expect(await s.client.workflow.getHandle(jobWorkflowId(cancelled, 1)).result()).toBe('Cancelled');
@@ -64,7 +64,7 @@ it('runs a batch as a tree of workflows whose histories replay deterministically
   // (A batch may have more than one run: one per wake-up that found nothing left to do.)
   const found = await waitFor('visibility', async () => {
     const runs = [];
-    for await (const w of s.client.workflow.list({ query: `BatchId = "${ok}" AND BatchState = "complete"` })) runs.push(w);
+    for await (const w of s.client.workflow.list({ query: `BatchId = "${ok}" AND BatchState = "failure"` })) runs.push(w);
     return runs.length >= 1 ? runs : null;
   }, 30_000, 500);
   expect(found.every((w) => w.workflowId === batchWorkflowId(ok))).toBe(true);
