@@ -8,14 +8,15 @@ data_dir="${HB_DATA_DIR:-.data}"
 mkdir -p "$data_dir"
 log="$data_dir/dockerd.log"
 
-engine_up() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+# A time limit: an engine that is running but wedged answers nothing, which is no better than none.
+engine_up() { command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1; }
 fail() { echo "docker-engine: $*" >&2; exit 1; }
 
 engine_up && exit 0
 
 # Serialise concurrent callers so only one of them installs or starts dockerd.
 exec 9>"$data_dir/.docker-engine.lock"
-flock 9
+flock -w 120 9 || fail "another docker-engine.sh has held $data_dir/.docker-engine.lock for 2 minutes"
 engine_up && exit 0
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
@@ -33,9 +34,19 @@ if [ "$(id -u)" != 0 ]; then
   fail "dockerd is installed but not running, and starting it needs root"
 fi
 
+if pgrep -x dockerd >/dev/null 2>&1; then
+  # Running but not answering: restart it (its containers are stopped with it; agents own none
+  # that must survive, and they clean up their own on start-up).
+  echo "docker-engine: dockerd is not answering; restarting it" >&2
+  pkill -x dockerd || true
+  for _ in $(seq 1 40); do pgrep -x dockerd >/dev/null 2>&1 || break; sleep 0.5; done
+  pkill -9 -x dockerd 2>/dev/null || true
+  rm -f /var/run/docker.pid
+fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   # setsid: the engine must outlive the shell (and process group) that started it.
-  setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the lock, or it would hold it for its whole life.
+  setsid nohup dockerd >>"$log" 2>&1 </dev/null 9>&- &
 fi
 
 for _ in $(seq 1 60); do

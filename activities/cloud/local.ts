@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
 import { childEnv, type Config } from '../../config';
 import type { CloudDriver, InstanceLaunch } from './driver';
 import { processAlive as alive } from './pids';
@@ -16,6 +17,15 @@ const cliEntry = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `apiUrl` is where agents report; it differs from the configured one when the API took a free port. */
+async function removeContainersOf(config: Config, instance: string): Promise<void> {
+  if (config.localPool.executor !== 'docker') return;
+  const docker = new Docker({ socketPath: config.agent.dockerSocket });
+  const found = await docker
+    .listContainers({ all: true, filters: { label: [`hail-batch.instance=${instance}`] } })
+    .catch(() => []);
+  await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+}
+
 export function createLocalDriver(config: Config, apiUrl: string = config.api.url): CloudDriver {
   const logDir = path.join(config.dataDir, 'agents');
   return {
@@ -42,12 +52,16 @@ export function createLocalDriver(config: Config, apiUrl: string = config.api.ur
       return { handle: String(child.pid) };
     },
 
-    async delete(_name: string, handle: string | null) {
+    async delete(name: string, handle: string | null) {
       const pid = Number(handle);
-      if (!handle || !Number.isInteger(pid) || !alive(pid)) return;
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (handle && Number.isInteger(pid) && alive(pid)) {
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      // A deleted VM takes its containers with it; so does a deleted local agent, even one
+      // that was killed in the middle of creating a container.
+      await removeContainersOf(config, name);
     },
 
     async exists(_name: string, handle: string | null) {
