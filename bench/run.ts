@@ -157,6 +157,7 @@ async function runServiceScenario(
   try {
     done = await waitForBatch(api, sub.batchId, { pollMs: opts.pollMs, stallMs: opts.stallMs, label, t0: sub.t0 });
   } catch (e) {
+    if (isStopping()) throw e;
     const state = await diagnose(infra, sub.batchId);
     note(`${label}: state of the service: ${JSON.stringify(state)}`);
     await api.request('PATCH', `/batches/${sub.batchId}/cancel`).catch(() => undefined);
@@ -294,6 +295,9 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
 
 // ------------------------------------------------------------------ main
 
+/** Something failed (not Ctrl-C): the data directory is kept for its logs. */
+let failed = false;
+
 async function main(): Promise<number> {
   let opts: Options;
   try {
@@ -305,10 +309,10 @@ async function main(): Promise<number> {
   installSignalHandlers();
   const stamp = `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
   const dataDir = path.resolve('.tmp', `bench-${stamp}`);
-  let success = false;
+  // Kept when something failed (its logs explain what), or on request; removed after success or Ctrl-C.
   onCleanup('remove bench data directory', () => {
-    if (success && !opts.keep) rmSync(dataDir, { recursive: true, force: true });
-    else note(`kept ${dataDir} (logs: temporal.log, agents/*.log)`);
+    if (failed || opts.keep) note(`kept ${dataDir} (logs: temporal.log, agents/*.log)`);
+    else rmSync(dataDir, { recursive: true, force: true });
   });
 
   const slots = Math.floor((opts.agents * opts.cores) / JOB_CPU);
@@ -366,8 +370,8 @@ async function main(): Promise<number> {
   }
 
   report(results, opts, slots, meta);
-  success = results.every((r) => !('error' in r.service) && !('error' in r.baseline));
-  return success ? 0 : 1;
+  if (results.some((r) => 'error' in r.service || 'error' in r.baseline)) failed = true;
+  return failed ? 1 : 0;
 }
 
 main()
@@ -377,6 +381,7 @@ main()
   })
   .catch(async (e: unknown) => {
     const interrupted = isStopping();
+    if (!interrupted) failed = true;
     if (!interrupted) process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     await cleanupAll();
     process.exit(interrupted ? 130 : 1);

@@ -4,7 +4,7 @@
  * 408/429/5xx and connection errors), waits for it, and reads the job times back.
  */
 import { randomBytes } from 'node:crypto';
-import { note } from './cleanup';
+import { isStopping, note } from './cleanup';
 
 export type Shape = 'independent' | 'chain';
 
@@ -84,6 +84,8 @@ export class ApiClient {
   }
 
   private async backoff(attempt: number, why: string): Promise<void> {
+    // Stopping (Ctrl-C): the API is going away on purpose.
+    if (isStopping()) throw new Error(`stopping: ${why}`);
     if (attempt >= 10) throw new Error(`giving up after ${attempt + 1} tries: ${why}`);
     this.retries++;
     if (this.errors.length < 20) this.errors.push(why);
