@@ -34,6 +34,17 @@ export async function dispatchJob(address: string, body: DispatchBody): Promise<
   }
 }
 
+/** Whether the agent answers its health check in time: the driver's call to an unheard instance. */
+export async function probeAgent(address: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${address}/healthcheck`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function killJob(address: string, batchId: number, jobId: number): Promise<boolean> {
   try {
     const res = await fetch(`${address}/api/v1alpha/batches/${batchId}/jobs/${jobId}/delete`, {

@@ -1,14 +1,24 @@
 import type { ActivityDeps } from './deps';
+import type { CloudDriver } from './cloud/driver';
 import { createBatchActivities } from './batch';
 import { createJobActivities } from './job';
 import { createSchedulerActivities } from './scheduler';
+import { createBillingActivities } from './billing';
+import { createAutoscalerActivities } from './autoscaler';
+import { createLocalDriver } from './cloud/local';
+
+/** The cloud the autoscaler owns VMs in, and where those VMs report. */
+export type CloudDeps = { driver: CloudDriver; apiUrl: string };
 
 /** All activities the driver hosts; workflows import only this type. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
+  const c = cloud ?? { driver: createLocalDriver(deps.config), apiUrl: deps.config.api.url };
   return {
     ...createBatchActivities(deps),
     ...createJobActivities(deps),
     ...createSchedulerActivities(deps),
+    ...createBillingActivities(deps),
+    ...createAutoscalerActivities(deps, c.driver, c.apiUrl),
   };
 }
 

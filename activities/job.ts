@@ -53,7 +53,8 @@ export function createJobActivities(deps: ActivityDeps) {
           const state = attemptOutcomeToState(attempt.outcome as AttemptOutcome);
           const r = await finishJob(db, batchId, jobId, state, {
             exitCode: attempt.exitCode,
-            now: attempt.endTime ?? clock(deps),
+            now: clock(deps),
+            ...(attempt.endTime !== null ? { endTime: attempt.endTime } : {}),
             from: ['Running'],
           });
           log.debug('job finished', { batch_id: batchId, job_id: jobId, state, changed: r.changed });
@@ -69,8 +70,10 @@ export function createJobActivities(deps: ActivityDeps) {
         return { state: 'Cancelled', complete: true };
       }
 
-      if (wantCancel && (job.state === 'Ready' || job.state === 'Pending')) {
-        const r = await finishJob(db, batchId, jobId, 'Cancelled', { now: clock(deps), from: ['Ready', 'Pending'] });
+      // Creating: a job-private job waiting for its VM; the autoscaler deletes the VM once the
+      // job is complete.
+      if (wantCancel && (job.state === 'Ready' || job.state === 'Pending' || job.state === 'Creating')) {
+        const r = await finishJob(db, batchId, jobId, 'Cancelled', { now: clock(deps), from: ['Ready', 'Pending', 'Creating'] });
         // Lost the race to the scheduler: the job is Running now; the next round kills it.
         if (!r.changed) return { state: 'Running', complete: false };
         return { state: 'Cancelled', complete: true };

@@ -3,12 +3,17 @@ import type { AppEnv, Caller, Services } from './context';
 import { ApiError } from './errors';
 import { getBatch, type BatchRow } from '../db/queries/batches';
 import { getBillingProject, isProjectMember } from '../db/queries/users';
+import { accruedCosts } from '../db/queries/billing';
+import { overLimit } from '../domain/billing';
 
-/** A batch the caller may see: theirs, or in a billing project they belong to. Else 404, as Hail. */
+/**
+ * A batch the caller may see: one in a billing project they belong to, else 404, as Hail. Being
+ * its creator is not enough: removing a user from a project hides its batches from them too.
+ */
 export async function visibleBatch(s: Services, caller: Caller, batchId: number): Promise<BatchRow> {
   const b = await getBatch(s.db, batchId);
   if (!b) throw new ApiError('not_found', `batch ${batchId} not found`);
-  if (caller.isAdmin || b.user === caller.username) return b;
+  if (caller.isAdmin) return b;
   if (await isProjectMember(s.db, b.billingProject, caller.username)) return b;
   throw new ApiError('not_found', `batch ${batchId} not found`);
 }
@@ -26,6 +31,21 @@ export async function checkBillingProject(s: Services, caller: Caller, name: str
   if (bp.status === 'closed') throw new ApiError('forbidden', `billing project ${name} is closed`, 'billing_project');
   if (!caller.isAdmin && !(await isProjectMember(s.db, name, caller.username))) {
     throw new ApiError('forbidden', `unknown billing project ${name}`, 'billing_project');
+  }
+  await checkBillingLimit(s, name, bp.limit);
+}
+
+/** New work in a project that has spent its limit is refused (403), as Hail refuses it. */
+export async function checkBillingLimit(s: Services, name: string, limit?: number | null): Promise<void> {
+  const max = limit === undefined ? ((await getBillingProject(s.db, name))?.limit ?? null) : limit;
+  if (max === null) return;
+  const accrued = (await accruedCosts(s.db, [name], Date.now())).get(name) ?? 0;
+  if (overLimit(accrued, max)) {
+    throw new ApiError(
+      'forbidden',
+      `billing project ${name} has exceeded its budget: accrued $${accrued.toFixed(4)} of a $${max} limit`,
+      'billing_project',
+    );
   }
 }
 

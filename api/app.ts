@@ -13,6 +13,12 @@ import { updateRoutes } from './routes/updates';
 import { jobRoutes } from './routes/jobs';
 import { instanceRoutes } from './routes/instances';
 import { metaRoutes } from './routes/meta';
+import { userRoutes } from './routes/users';
+import { billingProjectRoutes } from './routes/billing-projects';
+import { resourceRoutes } from './routes/resources';
+import { billingRoutes } from './routes/billing';
+import { poolRoutes } from './routes/pools';
+import { instanceAdminRoutes } from './routes/instance-admin';
 
 export function createApp(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -42,6 +48,12 @@ export function createApp(services: Services): Hono<AppEnv> {
   user.route('/', batchRoutes(1));
   user.route('/', updateRoutes());
   user.route('/', jobRoutes(1));
+  user.route('/', userRoutes());
+  user.route('/', billingProjectRoutes());
+  user.route('/', resourceRoutes());
+  user.route('/', billingRoutes());
+  user.route('/', poolRoutes());
+  user.route('/', instanceAdminRoutes());
   app.route('/api/v1alpha', user);
 
   const v2 = new Hono<AppEnv>();

@@ -36,3 +36,9 @@ export const requireInstance: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('instance', { name });
   await next();
 };
+
+/** Admin routes: an authenticated user who is not an admin is refused with 403, as Hail. */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.var.caller.isAdmin) throw new ApiError('forbidden', `${c.req.method} ${c.req.path} is for admins only`);
+  await next();
+};

@@ -4,6 +4,7 @@ import type { JobRow } from '../db/queries/jobs';
 import type { AttemptRow } from '../db/queries/attempts';
 import { deriveBatchState } from '../domain/states';
 import { isoTime } from '../domain/time';
+import { NO_COST, type CostSummary } from '../domain/billing-catalogue';
 
 /**
  * start_job_group_id for update and commit responses. The service has only the root job group
@@ -13,7 +14,7 @@ import { isoTime } from '../domain/time';
  */
 export const START_JOB_GROUP_ID = 1;
 
-export function batchJson(b: BatchRow) {
+export function batchJson(b: BatchRow, cost: CostSummary = NO_COST) {
   const durationMs = b.timeCompleted !== null && b.storedState === 'complete' ? b.timeCompleted - b.timeCreated : null;
   return {
     id: b.id,
@@ -34,14 +35,14 @@ export function batchJson(b: BatchRow) {
     duration_ms: durationMs,
     duration: durationMs,
     msec_mcpu: 0,
-    cost: 0,
-    cost_breakdown: [] as { resource: string; cost: number }[],
+    cost: cost.cost,
+    cost_breakdown: cost.cost_breakdown,
     attributes: b.attributes,
     cancel_after_n_failures: b.cancelAfterNFailures,
   };
 }
 
-export function jobEntryJson(j: JobRow, b: BatchRow) {
+export function jobEntryJson(j: JobRow, b: BatchRow, cost: CostSummary = NO_COST) {
   const duration = j.startTime !== null && j.endTime !== null ? j.endTime - j.startTime : null;
   return {
     batch_id: j.batchId,
@@ -55,17 +56,17 @@ export function jobEntryJson(j: JobRow, b: BatchRow) {
     start_time: isoTime(j.startTime),
     end_time: isoTime(j.endTime),
     duration,
-    cost: 0,
+    cost: cost.cost,
     msec_mcpu: 0,
-    cost_breakdown: [] as { resource: string; cost: number }[],
+    cost_breakdown: cost.cost_breakdown,
     always_run: j.alwaysRun,
     display_state: j.state === 'Running' && j.cancelled && !j.alwaysRun ? 'Cancelling' : j.state,
   };
 }
 
-export function jobDetailJson(j: JobRow, b: BatchRow, status: unknown) {
+export function jobDetailJson(j: JobRow, b: BatchRow, status: unknown, cost: CostSummary = NO_COST) {
   return {
-    ...jobEntryJson(j, b),
+    ...jobEntryJson(j, b, cost),
     status: status ?? null,
     spec: j.spec,
     inst_coll: j.pool,

@@ -10,10 +10,32 @@ import { commitUpdate, insertJobs } from '../db/queries/jobs';
 import { parseJobBunch } from '../domain/spec';
 import type { JobSpec } from '../domain/job-spec';
 import { batchUpdates } from '../db/schema';
+import { listPools } from '../db/queries/pools';
+import { poolDefinition } from '../domain/pool-config';
+import type { PoolDefinition } from '../domain/pools';
 import { and, eq } from 'drizzle-orm';
 
-export function validateBunch(s: Services, caller: Caller, bunch: unknown, startJobId: number, nJobs: number): JobSpec[] {
-  return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools: s.pools, user: caller.username });
+/**
+ * The pools jobs are chosen and rounded against: the stored configs, so an admin's change of
+ * worker_cores applies to the next submission; the configured shapes until pools are seeded.
+ * A pool named after its worker type comes first, so it is the one a memory keyword picks.
+ */
+export async function submissionPools(s: Services): Promise<readonly PoolDefinition[]> {
+  const rows = await listPools(s.db);
+  if (rows.length === 0) return s.pools;
+  const defs = rows.map((r) => poolDefinition(r.name, r.config));
+  return [...defs.filter((d) => d.name === d.worker_type), ...defs.filter((d) => d.name !== d.worker_type)];
+}
+
+export async function validateBunch(
+  s: Services,
+  caller: Caller,
+  bunch: unknown,
+  startJobId: number,
+  nJobs: number,
+): Promise<JobSpec[]> {
+  const pools = await submissionPools(s);
+  return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username });
 }
 
 /**
@@ -36,7 +58,7 @@ export async function submitBunch(
   bunch: unknown,
 ): Promise<{ updateId: number | null; startJobId: number | null }> {
   if (update.n_jobs === 0) {
-    validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0);
+    await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0);
     return { updateId: null, startJobId: null };
   }
   // Validate before reserving anything, against the ids this update will get (or got, on a retry).
@@ -45,11 +67,11 @@ export async function submitBunch(
     .from(batchUpdates)
     .where(and(eq(batchUpdates.batchId, batch.id), eq(batchUpdates.token, update.token)));
   let start = prior?.startJobId ?? batch.nReservedJobs + 1;
-  let specs = validateBunch(s, caller, bunch, start, update.n_jobs);
+  let specs = await validateBunch(s, caller, bunch, start, update.n_jobs);
   const row = prior ?? (await createUpdate(s.db, batch.id, update.token, update.n_jobs, Date.now()));
   if (row.startJobId !== start) {
     start = row.startJobId;
-    specs = validateBunch(s, caller, bunch, start, update.n_jobs);
+    specs = await validateBunch(s, caller, bunch, start, update.n_jobs);
   }
   await insertJobs(s.db, batch.id, row.updateId, specs);
   await commitAndWake(s, batch, row.updateId);

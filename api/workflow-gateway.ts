@@ -1,12 +1,14 @@
 /**
  * The API's only door into Temporal: start or wake batch workflows, forward cancellation, and
- * poke job and scheduler workflows when workers report. Reports may repeat; every call here
+ * poke job, scheduler and autoscaler workflows when workers report or admins act. Reports may repeat; every call here
  * is safe to repeat.
  */
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { batchWorkflow } from '../workflows/batch';
 import {
   BatchIdAttr,
+  autoscalerPokeSignal,
+  autoscalerWorkflowId,
   BatchStateAttr,
   BatchUserAttr,
   BillingProjectAttr,
@@ -75,6 +77,17 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           });
       }
       return schedulerPokePending;
+    },
+
+    /**
+     * Asks the autoscaler for a loop now rather than at its next period: a preemption to carry
+     * out, a job-private VM that came up. Best effort; the periodic loop does the same later.
+     */
+    async pokeAutoscaler(): Promise<void> {
+      await client.workflow
+        .getHandle(autoscalerWorkflowId(opts.taskQueue))
+        .signal(autoscalerPokeSignal)
+        .catch(() => undefined);
     },
   };
 }

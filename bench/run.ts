@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: N trivial jobs through the whole service (HTTP submit, Temporal workflows,
+ * `npm run bench`: first one pure scheduling round at scale (bench/scheduler.ts, no service),
+ * then N trivial jobs through the whole service (HTTP submit, Temporal workflows,
  * scheduler, local agents) as independent jobs and as chains, on the process executor and on
  * Docker, beside a bare baseline on the same machine at the same parallelism.
  *
  *   npm run bench -- --jobs 1000 --executor process|docker|both --shape independent|chain|both
- *                    --chain-length 10 --agents 2 --cores 4
+ *                    --chain-length 10 --agents 2 --cores 4 --only scheduler|service
  *
  * Prints a table and, last, one `BENCH_JSON {...}` line for machines.
  */
@@ -17,6 +18,7 @@ import { cleanupAll, installSignalHandlers, isStopping, note, onCleanup } from '
 import { diagnose, startInfra, startService, type Executor, type Infra } from './service';
 import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type Shape } from './submit';
 import { runBaseline, type BaselineResult } from './baseline';
+import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -30,6 +32,8 @@ const USAGE = `usage: npm run bench -- [options]
   --poll-ms MS           GET batch polling interval (default 250)
   --stall-timeout S      give up on a batch when no job completes for S seconds (default 300)
   --temporal-port P      first Temporal gRPC port to try (default 7833; UI on P+1000)
+  --only P               scheduler | service: run only that part (default both; the
+                         scheduler part is one pure round, 100,000 jobs, 1,000 instances)
   --keep                 keep the bench data directory (.tmp/bench-<ts>) even on success
 `;
 
@@ -45,6 +49,7 @@ type Options = {
   stallMs: number;
   temporalPort: number;
   keep: boolean;
+  only: 'scheduler' | 'service' | null;
 };
 
 function parseOptions(argv: string[]): Options {
@@ -62,6 +67,7 @@ function parseOptions(argv: string[]): Options {
       'stall-timeout': { type: 'string', default: '300' },
       'temporal-port': { type: 'string', default: '7833' },
       keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -93,10 +99,30 @@ function parseOptions(argv: string[]): Options {
     stallMs: int('stall-timeout', values['stall-timeout']) * 1000,
     temporalPort: int('temporal-port', values['temporal-port'], 1024),
     keep: values.keep,
+    only: onlyPart(values.only),
   };
 }
 
 class UsageError extends Error {}
+
+function onlyPart(v: string | undefined): Options['only'] {
+  if (v === undefined) return null;
+  if (v === 'scheduler' || v === 'service') return v;
+  throw new UsageError(`--only must be scheduler or service, got ${v}`);
+}
+
+/** One pure scheduling round at scale, printed before anything else starts. */
+function schedulerPart(): SchedulerBenchSummary {
+  note('scheduler: one pure round, 100,000 Ready jobs of 100 users on 1,000 instances');
+  const summary = runSchedulerBench();
+  printSchedulerBench(summary);
+  process.stdout.write(
+    `scheduler round: ${summary.round.medianMs.toFixed(1)} ms median (min ${summary.round.minMs.toFixed(1)} ms) over ` +
+      `${summary.jobs.toLocaleString('en')} ready jobs of ${summary.users} users on ${summary.instances.toLocaleString('en')} instances; ` +
+      `${summary.round.placed} placed of ${summary.round.attempted} tried\n\n`,
+  );
+  return summary;
+}
 
 type ServiceResult = {
   batchId: number;
@@ -306,6 +332,8 @@ async function main(): Promise<number> {
     process.stderr.write(`${message(e)}\n\n${USAGE}`);
     return 2;
   }
+  const scheduler = opts.only === 'service' ? null : schedulerPart();
+  if (opts.only === 'scheduler') return 0;
   installSignalHandlers();
   const stamp = `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
   const dataDir = path.resolve('.tmp', `bench-${stamp}`);
@@ -326,6 +354,7 @@ async function main(): Promise<number> {
     loadAvgAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
     database: infra.databaseInfo.kind === 'postgres' ? `PostgreSQL (${infra.databaseInfo.created ? 'fresh database' : 'DATABASE_URL'})` : 'PGlite',
     temporal: infra.temporalAddress,
+    scheduler,
   };
 
   const results: ScenarioResult[] = [];

@@ -9,11 +9,18 @@ import { createApp } from '../api/app';
 import { createWorkflowGateway } from '../api/workflow-gateway';
 import { LocalDirObjectStore } from '../storage/object-store';
 import { definePools } from '../domain/pools';
+import { seedResources } from '../db/queries/resources';
+import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
+import { seedPools } from '../db/queries/pools';
+import { localPoolSeeds } from '../domain/pool-config';
 
 export type ApiServer = { url: string; port: number; stop(): Promise<void> };
 
 export async function startApi(deps: { config: Config; db: Db; log: Logger; client: Client }): Promise<ApiServer> {
   const { config, db, log, client } = deps;
+  await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
+  // Submission rounds jobs against the stored pools; seed them if the driver has not yet.
+  await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
   const app = createApp({
     db,
     config,

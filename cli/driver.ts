@@ -8,24 +8,51 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { Logger } from './logger';
 import { createActivities } from '../activities';
-import { createPoolManager, type PoolTarget } from '../activities/pool';
+import { createInstanceLifecycle } from '../activities/instances';
 import { createLocalDriver } from '../activities/cloud/local';
 import { connectWorker, workerTuning, workflowsPath } from '../temporal.config';
-import { schedulerWorkflowId } from '../workflows/definitions';
-import type { schedulerWorkflow } from '../workflows/scheduler';
+import {
+  autoscalerWorkflowId,
+  billingLimitsWorkflowId,
+  schedulerWorkflowId,
+  type AutoscalerWorkflowInput,
+  type BillingLimitsWorkflowInput,
+  type SchedulerWorkflowInput,
+} from '../workflows/definitions';
+import { seedResources } from '../db/queries/resources';
+import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
+import { seedPools } from '../db/queries/pools';
+import { localPoolSeeds } from '../domain/pool-config';
 
 export type Driver = { stop(opts?: { deleteInstances?: boolean }): Promise<void> };
 
-export async function ensureScheduler(client: Client, config: Config): Promise<void> {
+/**
+ * Starts one of the driver's long-running workflows unless it already runs: each exists once
+ * per task queue, whichever driver replica gets there first.
+ */
+async function ensureRunning(client: Client, config: Config, workflowType: string, workflowId: string, input: object): Promise<void> {
   try {
-    await client.workflow.start<typeof schedulerWorkflow>('schedulerWorkflow', {
-      workflowId: schedulerWorkflowId(config.temporal.taskQueue),
-      taskQueue: config.temporal.taskQueue,
-      args: [{ intervalMs: config.driver.schedulerIntervalMs }],
-    });
+    await client.workflow.start(workflowType, { workflowId, taskQueue: config.temporal.taskQueue, args: [input] });
   } catch (e) {
     if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
   }
+}
+
+export async function ensureScheduler(client: Client, config: Config): Promise<void> {
+  const input: SchedulerWorkflowInput = { intervalMs: config.driver.schedulerIntervalMs };
+  await ensureRunning(client, config, 'schedulerWorkflow', schedulerWorkflowId(config.temporal.taskQueue), input);
+}
+
+/** The billing-limit enforcer. */
+export async function ensureBillingLimits(client: Client, config: Config): Promise<void> {
+  const input: BillingLimitsWorkflowInput = { intervalMs: config.driver.billingLimitsIntervalMs };
+  await ensureRunning(client, config, 'billingLimitsWorkflow', billingLimitsWorkflowId(config.temporal.taskQueue), input);
+}
+
+/** The autoscaler owns the VMs. */
+export async function ensureAutoscaler(client: Client, config: Config): Promise<void> {
+  const input: AutoscalerWorkflowInput = {};
+  await ensureRunning(client, config, 'autoscalerWorkflow', autoscalerWorkflowId(config.temporal.taskQueue), input);
 }
 
 /** The SDK would stop workers on SIGINT by itself; shutdown has one owner, cli/lifecycle.ts. */
@@ -35,10 +62,6 @@ function installRuntime(): void {
   } catch {
     // Already installed in this process (a second driver in tests): keep the first.
   }
-}
-
-export function poolTargets(config: Config): PoolTarget[] {
-  return config.localPool.pools.map((p) => ({ pool: p.pool, count: p.count, cores: config.localPool.coresPerAgent }));
 }
 
 export async function startDriver(deps: {
@@ -52,34 +75,37 @@ export async function startDriver(deps: {
 }): Promise<Driver> {
   const { config, db, log, client } = deps;
   installRuntime();
+  // Attempts are priced from the catalogue: it exists before the first job can start.
+  await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
+  // Rows that exist keep what an admin set; only missing pools are added.
+  await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
+  const cloud = createLocalDriver(config, deps.apiUrl);
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...(deps.workflowBundlePath ? { workflowBundle: { codePath: deps.workflowBundlePath } } : { workflowsPath }),
-    activities: createActivities({ db, config, log }),
+    activities: createActivities({ db, config, log }, { driver: cloud, apiUrl: deps.apiUrl ?? config.api.url }),
     ...workerTuning,
   });
   const running = worker.run();
   await ensureScheduler(client, config);
-
-  const pool = createPoolManager({ db, config, log }, createLocalDriver(config, deps.apiUrl));
-  const targets = poolTargets(config);
-  await pool.ensure(targets);
-  // Replace agents that die (a crashed "VM") without waiting for a restart of the driver.
-  const watch = setInterval(() => {
-    pool.ensure(targets).catch((e: unknown) => log.warn('pool check failed', { error: String(e) }));
-  }, 10_000);
+  await ensureBillingLimits(client, config);
+  await ensureAutoscaler(client, config);
   log.info('driver started', { taskQueue: config.temporal.taskQueue });
 
   return {
     async stop(opts = {}) {
-      clearInterval(watch);
-      if (opts.deleteInstances) await pool.deleteAll('service stopped');
+      const lifecycle = createInstanceLifecycle({ db, config, log }, cloud, deps.apiUrl ?? config.api.url);
+      // Deleted while the worker still runs, so workflows can record what the agents' last
+      // reports caused; then once more after it stopped, for any VM an autoscaler step
+      // created meanwhile.
+      if (opts.deleteInstances) await lifecycle.deleteAll('service stopped');
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
+      if (opts.deleteInstances) await lifecycle.deleteAll('service stopped');
     },
   };
 }

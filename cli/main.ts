@@ -2,8 +2,9 @@
 import { runLocal } from './local';
 import { runService } from './services';
 import { runAgent } from '../worker-vm/main';
+import { runAdmin, UsageError } from './admin';
 
-const USAGE = 'usage: cli/main.ts <local|api|driver|agent>';
+const USAGE = 'usage: cli/main.ts <local|api|driver|agent|admin>';
 
 async function main(cmd: string | undefined): Promise<void> {
   switch (cmd) {
@@ -14,6 +15,16 @@ async function main(cmd: string | undefined): Promise<void> {
       return runService(cmd);
     case 'agent':
       return runAgent();
+    case 'admin':
+      return runAdmin(process.argv.slice(3)).then(
+        (out) => void (out && process.stdout.write(out + '\n')),
+        (e: unknown) => {
+          // Usage and input mistakes get their message alone; anything else its stack below.
+          if (!(e instanceof UsageError) && !(e instanceof Error && 'field' in e)) throw e;
+          process.stderr.write(e.message + '\n');
+          process.exit(2);
+        },
+      );
     default:
       process.stderr.write(USAGE + '\n');
       process.exit(2);

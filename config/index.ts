@@ -8,9 +8,6 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const EnvSchema = z.object({
   HB_DATA_DIR: z.string().default('.data'),
@@ -29,15 +26,24 @@ const EnvSchema = z.object({
   HB_API_URL: z.string().url().optional(),
   HB_BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
   HB_REGION: z.string().default('local'),
-  HB_ADMIN_TOKEN: z.string().optional(),
 
   HB_BATCH_WINDOW: positiveInt.max(1500).default(500),
   HB_SCHEDULER_INTERVAL_MS: positiveInt.default(1000),
+  /** How often the driver cancels the running batches of billing projects over their limit. */
+  HB_BILLING_LIMITS_INTERVAL_MS: positiveInt.default(10_000),
+  /** Overrides every pool's autoscaler_loop_period_secs (tests run the loop every second or two). */
+  HB_AUTOSCALER_LOOP_MS: positiveInt.optional(),
+  /** The driver calls an active instance it has not heard from for this long (Hail: 60 s). */
+  HB_INSTANCE_UNHEARD_MS: positiveInt.default(60_000),
 
-  /** Local agents per pool, e.g. `standard:2,highmem:1,highcpu:1`. */
+  /**
+   * Initial pool sizes, seeded into the pools table on first start: `pool:min[-max]`, e.g.
+   * `standard:2,highmem:0-4`. Without a max the pool stays at min; afterwards the pools
+   * table (PATCH /api/v1alpha/pools/{name}) is what counts.
+   */
   HB_LOCAL_POOLS: z
     .string()
-    .regex(/^(\w[\w-]*:\d+)(,\w[\w-]*:\d+)*$/, 'expected pool:count[,pool:count...]')
+    .regex(/^(\w[\w-]*:\d+(-\d+)?)(,\w[\w-]*:\d+(-\d+)?)*$/, 'expected pool:min[-max][,pool:min[-max]...]')
     .default('standard:2,highmem:1,highcpu:1'),
   HB_AGENT_CORES: positiveInt.default(4),
   HB_AGENT_BASE_PORT: port.default(5100),
@@ -81,16 +87,19 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       port: e.HB_API_PORT,
       url: apiUrl,
       bodyLimitBytes: e.HB_BODY_LIMIT_BYTES,
-      adminToken: e.HB_ADMIN_TOKEN,
     },
     driver: {
       batchWindow: e.HB_BATCH_WINDOW,
       schedulerIntervalMs: e.HB_SCHEDULER_INTERVAL_MS,
+      billingLimitsIntervalMs: e.HB_BILLING_LIMITS_INTERVAL_MS,
+      autoscalerLoopMs: e.HB_AUTOSCALER_LOOP_MS,
+      instanceUnheardMs: e.HB_INSTANCE_UNHEARD_MS,
     },
     localPool: {
       pools: e.HB_LOCAL_POOLS.split(',').map((entry) => {
-        const [pool, count] = entry.split(':');
-        return { pool: pool!, count: Number(count) };
+        const [pool, sizes] = entry.split(':');
+        const [min, max] = sizes!.split('-').map(Number);
+        return { pool: pool!, count: min!, max: Math.max(min!, max ?? min!) };
       }),
       coresPerAgent: e.HB_AGENT_CORES,
       basePort: e.HB_AGENT_BASE_PORT,

@@ -118,16 +118,7 @@ export type AutoscalerEstimate = { forQueue: number; standing: number };
 export function estimateInstancesToCreate(input: AutoscalerInput): AutoscalerEstimate {
   const { pool, counts } = input;
   const live = counts.pending + counts.active;
-  const all = live + counts.inactive;
-  const room = Math.max(
-    0,
-    Math.min(
-      pool.max_live_instances - live,
-      pool.max_instances - all,
-      MAX_CREATES_PER_LOOP,
-      pool.max_new_instances_per_autoscaler_loop,
-    ),
-  );
+  const room = creationRoom(counts, pool);
   let forQueue = 0;
   const threshold = input.freeCoresThresholdMcpu ?? DEFAULT_FREE_CORES_THRESHOLD_MCPU;
   if (input.freeCoresMcpu < threshold && input.readyCoresMcpu > 0) {
@@ -182,6 +173,23 @@ export function stuckPendingToDelete(
     .map((i) => i.name);
 }
 
+/**
+ * How many VMs one loop may create: within max_live_instances (pending and active count),
+ * max_instances (inactive ones too, until deleted), and the per-loop limits. Never negative.
+ */
+function creationRoom(counts: InstanceCounts, limits: JobPrivateLimits): number {
+  const live = counts.pending + counts.active;
+  return Math.max(
+    0,
+    Math.min(
+      limits.max_live_instances - live,
+      limits.max_instances - live - counts.inactive,
+      limits.max_new_instances_per_autoscaler_loop,
+      MAX_CREATES_PER_LOOP,
+    ),
+  );
+}
+
 /** A Ready job that asked for a machine type, in scheduling order. */
 export type JobPrivateRequest = { batchId: number; jobId: number; machineType: string };
 export type JobPrivateLimits = Pick<
@@ -198,13 +206,7 @@ export function jobPrivateInstancesToCreate(
   counts: InstanceCounts,
   limits: JobPrivateLimits,
 ): JobPrivateRequest[] {
-  const live = counts.pending + counts.active;
-  const room = Math.min(
-    limits.max_live_instances - live,
-    limits.max_instances - live - counts.inactive,
-    limits.max_new_instances_per_autoscaler_loop,
-    MAX_CREATES_PER_LOOP,
-  );
+  const room = creationRoom(counts, limits);
   const seen = new Set<string>();
   const out: JobPrivateRequest[] = [];
   for (const job of ready) {

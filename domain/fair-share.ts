@@ -3,7 +3,9 @@
  * water-filling allocation, per-user slot budgets, and best-fit placement that honours pool,
  * region and instance health. Pure and deterministic; randomness comes in as a parameter.
  */
-import type { PlaceableInstance, PlaceableJob } from './placement';
+/** What placement needs of a job and of an instance. */
+export type PlaceableJob = { batchId: number; jobId: number; coresMcpu: number; pool: string };
+export type PlaceableInstance = { name: string; pool: string; freeCoresMcpu: number };
 
 export type UserDemand = { user: string; runningCoresMcpu: number; readyCoresMcpu: number };
 

@@ -29,6 +29,8 @@ export class Attempt {
   readonly abort = new AbortController();
   state: AttemptState = 'running';
   startTime: number | null = null;
+  /** When the main container started running: where billing starts. */
+  mainStartTime: number | null = null;
   endTime: number | null = null;
   readonly containers: Partial<Record<ContainerName, ContainerStatus>> = {};
   /** Set once logs and status are in the object store and the scratch files are gone. */

@@ -59,7 +59,8 @@ export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
       ...a.ref,
       job_group_id: a.jobGroupId,
       state: a.state,
-      start_time: a.startTime,
+      // Main's start (null if it never ran); main's end is in the status document's timing.
+      start_time: a.mainStartTime,
       end_time: a.endTime,
       exit_code: attemptExitCode(a.containers),
       status: a.statusDocument(),
@@ -97,8 +98,10 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   const task = buildTask(a, name, logPath, (state, timing) => {
     status.state = state;
     status.timing = timing;
+    // Billing starts when main does, not when inputs start downloading: report main's own start.
     if (name === 'main' && state === 'running' && a.startedReport === null) {
-      a.startedReport = deps.client.jobStarted({ ...a.ref, start_time: a.startTime ?? Date.now(), resources: a.resources });
+      a.mainStartTime = timing.running?.start_time ?? Date.now();
+      a.startedReport = deps.client.jobStarted({ ...a.ref, start_time: a.mainStartTime, resources: a.resources });
     }
   });
   let result: ContainerResult;

@@ -19,3 +19,10 @@ export const schedulerActivity: LocalActivityOptions = { startToCloseTimeout: '1
 
 /** Claiming a page of Ready jobs: one short transaction. */
 export const claimActivity: LocalActivityOptions = { startToCloseTimeout: '30 seconds', retry };
+
+/**
+ * Autoscaler steps create and delete VMs, which can take a while (an agent gets 10 s to stop);
+ * they heartbeat while they work, so a step lost with a killed driver is retried after the
+ * heartbeat timeout rather than the whole start-to-close timeout.
+ */
+export const autoscalerActivity: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds', retry };

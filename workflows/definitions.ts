@@ -9,6 +9,8 @@ export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
 export const jobWorkflowId = (batchId: number, jobId: number): string => `batch-${batchId}-job-${jobId}`;
 /** One scheduler per task queue, so deployments (or test runs) sharing a namespace stay apart. */
 export const schedulerWorkflowId = (taskQueue: string): string => `scheduler-${taskQueue}`;
+/** One billing-limit enforcer per task queue, like the scheduler. */
+export const billingLimitsWorkflowId = (taskQueue: string): string => `billing-limits-${taskQueue}`;
 
 /**
  * An update was committed: there may be new Ready jobs. An Update rather than a signal: a
@@ -52,3 +54,10 @@ export type BatchWorkflowInput = {
 
 export type JobWorkflowInput = { batchId: number; jobId: number };
 export type SchedulerWorkflowInput = { intervalMs: number };
+export type BillingLimitsWorkflowInput = { intervalMs: number };
+
+/** One autoscaler per task queue: it owns the worker VMs of that deployment. */
+export const autoscalerWorkflowId = (taskQueue: string): string => `autoscaler-${taskQueue}`;
+/** Something changed about instances (e.g. a preemption was requested): run a loop now. */
+export const autoscalerPokeSignal = defineSignal('poke');
+export type AutoscalerWorkflowInput = { loops?: number };

@@ -1,3 +1,5 @@
 export { batchWorkflow } from './batch';
 export { jobWorkflow } from './job';
 export { schedulerWorkflow } from './scheduler';
+export { billingLimitsWorkflow } from './billing-limits';
+export { autoscalerWorkflow } from './autoscaler';

@@ -1,19 +1,44 @@
 /**
  * The one interface every cloud driver implements: what the service needs to own a VM's life.
  * The local driver runs each "VM" as an agent process; GCP and Azure drivers create real VMs.
+ * Machines are known by name only: a driver must find every machine of its deployment again
+ * from the cloud itself (list), so nothing is leaked when the driver dies between asking for a
+ * machine and recording anything about it.
  */
-export type InstanceLaunch = {
+
+/** What the service asks for: the shape of the VM and what it runs for. */
+export type InstanceConfig = {
   name: string;
   pool: string;
   cores: number;
-  activationToken: string;
+  workerType: string;
+  preemptible: boolean;
+  bootDiskSizeGb: number;
+  /** Where to create it (see chooseLocation). */
+  location: string;
+  /** Set for job-private VMs: the machine type the job asked for. */
+  machineType: string | null;
 };
 
+/** What the VM's startup script needs to join: the one-time token and where to report. */
+export type StartupData = { activationToken: string; apiUrl: string };
+
+/** The cloud's view of a machine: starting or running, stopping, or not there at all. */
+export type MachineState = 'provisioning' | 'running' | 'stopping' | 'gone';
+
+export type Machine = { name: string; state: Exclude<MachineState, 'gone'> };
+
 export interface CloudDriver {
-  /** Starts the machine; returns a handle the driver can find it by again. Idempotent per name. */
-  create(launch: InstanceLaunch): Promise<{ handle: string }>;
+  /** Starts the machine. Idempotent per name: a second call for a live machine does nothing. */
+  create(config: InstanceConfig, startup: StartupData): Promise<{ handle: string }>;
   /** Stops and removes the machine; succeeds if it is already gone. */
-  delete(name: string, handle: string | null): Promise<void>;
-  /** Whether the machine still exists (running or starting). */
-  exists(name: string, handle: string | null): Promise<boolean>;
+  delete(name: string): Promise<void>;
+  /** The machine's state in the cloud; 'gone' when no such machine exists. */
+  getState(name: string): Promise<MachineState>;
+  /** Every machine of this deployment, whether or not the database knows it. */
+  list(): Promise<Machine[]>;
+  /** Where to put a new VM, given the regions a job allows (null: any); null if none fits. */
+  chooseLocation(regions: readonly string[] | null): string | null;
+  /** Makes the machine die abruptly, as a spot VM reclaimed by the cloud would. */
+  simulatePreemption(name: string): Promise<void>;
 }

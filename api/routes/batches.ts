@@ -4,6 +4,7 @@ import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingProject, intParam, jsonBody, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
+import { batchCosts, costOf } from '../costs';
 import { submitBunch, validateBunch } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
 import { parseBatchQuery } from '../../domain/query';
@@ -11,7 +12,7 @@ import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, s
 import { cancelBatchJobs } from '../../db/queries/jobs';
 import { batchFilter } from '../../db/queries/filters';
 import { projectsOf } from '../../db/queries/users';
-import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
+import { and, inArray, sql, type SQL } from 'drizzle-orm';
 import { batches } from '../../db/schema';
 
 const PAGE = 50;
@@ -43,7 +44,7 @@ export function batchRoutes(version: 1 | 2) {
     await checkBillingProject(s, c.var.caller, spec.billing_project);
     // A new batch's first update starts at job 1: validate against that before creating anything.
     const existing = await findBatchByToken(s.db, c.var.caller.username, spec.token);
-    if (!existing) validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs);
+    if (!existing) await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs);
     const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
     const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
     return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
@@ -60,14 +61,18 @@ export function batchRoutes(version: 1 | 2) {
       lastBatchId,
       limit: PAGE,
     });
-    const body: { batches: ReturnType<typeof batchJson>[]; last_batch_id?: number } = { batches: rows.map(batchJson) };
+    const costs = await batchCosts(s, rows.map((b) => b.id));
+    const body: { batches: ReturnType<typeof batchJson>[]; last_batch_id?: number } = {
+      batches: rows.map((b) => batchJson(b, costOf(costs, b.id))),
+    };
     if (rows.length === PAGE) body.last_batch_id = rows[rows.length - 1]!.id;
     return c.json(body);
   });
 
   r.get('/batches/:batch_id', async (c) => {
-    const b = await visibleBatch(c.var.services, c.var.caller, intParam(c, 'batch_id'));
-    return c.json(batchJson(b));
+    const s = c.var.services;
+    const b = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
+    return c.json(batchJson(b, costOf(await batchCosts(s, [b.id]), b.id)));
   });
 
   const cancel = async (c: Context<AppEnv>) => {
@@ -107,13 +112,11 @@ function toNewBatch(user: string, spec: ReturnType<typeof parseBatchSpec>) {
   };
 }
 
-/** Batches a caller may list: their own and their billing projects'; admins see all. */
+/** Batches a caller may list: those of their billing projects (as visibleBatch); admins see all. */
 async function visibility(s: AppEnv['Variables']['services'], caller: AppEnv['Variables']['caller']): Promise<SQL | undefined> {
   if (caller.isAdmin) return undefined;
   const projects = await projectsOf(s.db, caller.username);
-  return projects.length > 0
-    ? or(eq(batches.user, caller.username), inArray(batches.billingProject, projects))
-    : eq(batches.user, caller.username);
+  return projects.length > 0 ? inArray(batches.billingProject, projects) : sql`false`;
 }
 
 export { getBatch };

@@ -4,6 +4,7 @@ import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { intParam, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
+import { costOf, jobCosts } from '../costs';
 import { readLog, readStatus } from '../logs';
 import { parseJobQuery } from '../../domain/query';
 import { CONTAINER_NAMES } from '../../domain/job-spec';
@@ -26,8 +27,9 @@ export function jobRoutes(version: 1 | 2) {
       lastJobId: optionalIntQuery(c, 'last_job_id'),
       limit: PAGE,
     });
+    const costs = await jobCosts(s, batch.id, rows.map((j) => j.jobId));
     const body: { jobs: ReturnType<typeof jobEntryJson>[]; last_job_id?: number } = {
-      jobs: rows.map((j) => jobEntryJson(j, batch)),
+      jobs: rows.map((j) => jobEntryJson(j, batch, costOf(costs, j.jobId))),
     };
     if (rows.length === PAGE) body.last_job_id = rows[rows.length - 1]!.jobId;
     return c.json(body);
@@ -51,7 +53,8 @@ export function jobRoutes(version: 1 | 2) {
 
   r.get('/batches/:batch_id/jobs/:job_id', async (c) => {
     const { s, batch, job } = await jobOf(c);
-    return c.json(jobDetailJson(job, batch, await readStatus(s, job)));
+    const costs = await jobCosts(s, batch.id, [job.jobId]);
+    return c.json(jobDetailJson(job, batch, await readStatus(s, job), costOf(costs, job.jobId)));
   });
 
   r.get('/batches/:batch_id/jobs/:job_id/log', async (c) => {

@@ -2,7 +2,7 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { intParam, jsonBody, ownBatch } from '../access';
+import { checkBillingLimit, intParam, jsonBody, ownBatch } from '../access';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
 import { parseUpdateSpec } from '../../domain/spec';
@@ -17,6 +17,7 @@ export function updateRoutes() {
     const batch = await ownBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const spec = parseUpdateSpec(await jsonBody(c));
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
+    await checkBillingLimit(s, batch.billingProject);
     const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
     return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: START_JOB_GROUP_ID });
   });
@@ -33,6 +34,7 @@ export function updateRoutes() {
     if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
     const spec = parseUpdateSpec(update, 'update');
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
+    await checkBillingLimit(s, batch.billingProject);
     const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
     return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
   });
@@ -42,7 +44,7 @@ export function updateRoutes() {
     const batch = await ownBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
-    const specs = validateBunch(s, c.var.caller, await jsonBody(c), update.startJobId, update.nJobs);
+    const specs = await validateBunch(s, c.var.caller, await jsonBody(c), update.startJobId, update.nJobs);
     await insertJobs(s.db, batch.id, update.updateId, specs);
     return c.body(null, 200);
   };

@@ -1,10 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import { attempts, batches, instances, jobs } from '../schema';
 import type { Db, Queryable } from '../client';
 import type { AttemptOutcome } from '../../domain/states';
 import type { JobSpec } from '../../domain/job-spec';
+import type { QuantifiedResource } from '../../domain/billing-resources';
 
 export type AttemptRow = typeof attempts.$inferSelect;
+/** Hail's attempt ids: six random characters, unique per job. */
+export function newAttemptId(): string {
+  return randomBytes(6).toString('base64url').slice(0, 6);
+}
+
 export type AttemptKey = { batchId: number; jobId: number; attemptId: string };
 
 const keyOf = (k: AttemptKey) =>
@@ -59,8 +66,18 @@ export async function reserveAttempt(
   });
 }
 
-export async function markDispatched(db: Db, k: AttemptKey, now: number): Promise<void> {
-  await db.update(attempts).set({ timeDispatched: now }).where(and(keyOf(k), isNull(attempts.timeDispatched)));
+/**
+ * Records that the agent has the attempt (the first acknowledgement's time is kept) and says
+ * whether the attempt was ended meanwhile without a result, i.e. cancelled or lost while it
+ * was on its way, so the caller can kill it on the agent.
+ */
+export async function markDispatched(db: Db, k: AttemptKey, now: number): Promise<{ endedMeanwhile: boolean }> {
+  const [row] = await db
+    .update(attempts)
+    .set({ timeDispatched: sql`coalesce(${attempts.timeDispatched}, ${now}::bigint)` })
+    .where(keyOf(k))
+    .returning({ endTime: attempts.endTime, outcome: attempts.outcome });
+  return { endedMeanwhile: !!row && row.endTime !== null && row.outcome === null };
 }
 
 export type Dispatch = AttemptKey & {
@@ -92,14 +109,29 @@ export async function undispatchedAttempts(db: Db, scheduledBefore: number, limi
     .limit(limit);
 }
 
-export async function recordAttemptStarted(db: Db, k: AttemptKey, startTime: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.update(attempts).set({ startTime }).where(and(keyOf(k), isNull(attempts.startTime)));
-    await tx
-      .update(jobs)
-      .set({ startTime })
-      .where(and(eq(jobs.batchId, k.batchId), eq(jobs.jobId, k.jobId), eq(jobs.attemptId, k.attemptId)));
-  });
+/**
+ * Billing starts: main's start time and the resources the attempt is billed for are fixed
+ * together, once. A repeated job_started, or a job_complete carrying the same start, finds the
+ * start already set and changes nothing.
+ */
+async function startBilling(tx: Queryable, k: AttemptKey, startTime: number, resources: QuantifiedResource[] | null): Promise<void> {
+  await tx
+    .update(attempts)
+    .set({ startTime, ...(resources ? { resources } : {}) })
+    .where(and(keyOf(k), isNull(attempts.startTime)));
+  await tx
+    .update(jobs)
+    .set({ startTime: sql`coalesce(${jobs.startTime}, ${startTime})` })
+    .where(and(eq(jobs.batchId, k.batchId), eq(jobs.jobId, k.jobId), eq(jobs.attemptId, k.attemptId)));
+}
+
+export async function recordAttemptStarted(
+  db: Db,
+  k: AttemptKey,
+  startTime: number,
+  resources: QuantifiedResource[] | null = null,
+): Promise<void> {
+  await db.transaction((tx) => startBilling(tx, k, startTime, resources));
 }
 
 /**
@@ -116,9 +148,13 @@ export async function endAttempt(
     startTime?: number | null;
     reason?: string | null;
     status?: unknown;
+    /** Billed resources, fixed with startTime when no job_started got through. */
+    resources?: QuantifiedResource[] | null;
   },
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
+    // Main did run, even if the attempt was ended by someone else first: bill it either way.
+    if (end.startTime != null) await startBilling(tx, k, end.startTime, end.resources ?? null);
     const ended = await tx
       .update(attempts)
       .set({
@@ -127,7 +163,6 @@ export async function endAttempt(
         exitCode: end.exitCode ?? null,
         reason: end.reason ?? null,
         status: end.status ?? null,
-        ...(end.startTime != null ? { startTime: sql`coalesce(${attempts.startTime}, ${end.startTime})` } : {}),
       })
       .where(and(keyOf(k), isNull(attempts.endTime)))
       .returning({ instanceName: attempts.instanceName, coresMcpu: attempts.coresMcpu });
@@ -137,12 +172,6 @@ export async function endAttempt(
       .update(instances)
       .set({ freeCoresMcpu: sql`least(${instances.coresMcpu}, ${instances.freeCoresMcpu} + ${row.coresMcpu})` })
       .where(eq(instances.name, row.instanceName));
-    if (end.startTime != null) {
-      await tx
-        .update(jobs)
-        .set({ startTime: sql`coalesce(${jobs.startTime}, ${end.startTime})` })
-        .where(and(eq(jobs.batchId, k.batchId), eq(jobs.jobId, k.jobId), eq(jobs.attemptId, k.attemptId)));
-    }
     return true;
   });
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
-import { batches, batchUpdates } from '../schema';
+import { batches, batchUpdates, billingProjects } from '../schema';
 import type { Db, Queryable, Tx } from '../client';
 import { DbError } from './errors';
 
@@ -25,17 +25,38 @@ export async function lockBatch(tx: Tx, batchId: number): Promise<BatchRow> {
   return row;
 }
 
-/** Idempotent on (user, token): a retried create returns the batch the first call made. */
+/**
+ * Idempotent on (user, token): a retried create returns the batch the first call made. The
+ * billing project row is share-locked while the batch is inserted, so closing the project
+ * (which locks it for update and looks for open batches) either sees this batch or happens
+ * first and refuses it; a batch never slips into a project being closed.
+ */
 export async function createBatch(db: Db, b: NewBatch, now: number): Promise<{ batch: BatchRow; created: boolean }> {
-  const inserted = await db
-    .insert(batches)
-    .values({ ...b, storedState: 'complete', timeCreated: now, timeClosed: now, timeCompleted: now })
-    .onConflictDoNothing({ target: [batches.user, batches.token] })
-    .returning();
-  if (inserted[0]) return { batch: inserted[0], created: true };
-  const existing = await findBatchByToken(db, b.user, b.token);
-  if (!existing) throw new DbError('conflict', 'batch token race; retry');
-  return { batch: existing, created: false };
+  return db.transaction(async (tx) => {
+    const existing = await findBatchByToken(tx, b.user, b.token);
+    if (existing) return { batch: existing, created: false };
+    const [project] = await tx
+      .select({ status: billingProjects.status })
+      .from(billingProjects)
+      .where(eq(billingProjects.name, b.billingProject))
+      .for('share');
+    if (!project || project.status === 'deleted') {
+      throw new DbError('forbidden', `unknown billing project ${b.billingProject}`, 'billing_project');
+    }
+    if (project.status !== 'open') {
+      throw new DbError('forbidden', `billing project ${b.billingProject} is ${project.status}`, 'billing_project');
+    }
+    const inserted = await tx
+      .insert(batches)
+      .values({ ...b, storedState: 'complete', timeCreated: now, timeClosed: now, timeCompleted: now })
+      .onConflictDoNothing({ target: [batches.user, batches.token] })
+      .returning();
+    if (inserted[0]) return { batch: inserted[0], created: true };
+    // A concurrent create with the same token won; its batch is the answer.
+    const raced = await findBatchByToken(tx, b.user, b.token);
+    if (!raced) throw new DbError('conflict', 'batch token race; retry');
+    return { batch: raced, created: false };
+  });
 }
 
 export async function findBatchByToken(q: Queryable, user: string, token: string): Promise<BatchRow | null> {

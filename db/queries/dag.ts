@@ -53,7 +53,13 @@ export async function settleReleased(tx: Tx, batchId: number, candidates: ChildR
   return toCancel;
 }
 
-/** Walks down from jobs that just completed; `bad` are those that did not succeed. */
+/**
+ * Walks down from jobs that just completed; `bad` are those that did not succeed. Each level is
+ * one statement: it takes the finished parents off their children's counts and settles every
+ * child whose count reached zero (Ready, or Cancelled below a bad parent unless always_run),
+ * so a chain thousands deep costs one round trip per level. The self-join `old` reads the row
+ * as it was before this statement, which tells a job settled now from one settled earlier.
+ */
 export async function releaseChildren(
   tx: Tx,
   batchId: number,
@@ -65,17 +71,33 @@ export async function releaseChildren(
   let frontier = done;
   let badSet = bad;
   while (frontier.length > 0) {
-    const rows = await rawRows<ChildRow>(
+    const rows = await rawRows<{ job_id: number; old_state: string; state: string }>(
       tx,
-      sql`UPDATE jobs c
-          SET n_pending_parents = c.n_pending_parents - p.cnt, cancelled = c.cancelled OR p.bad
-          FROM (SELECT job_id, count(*)::int AS cnt, bool_or(parent_id = ANY(${intArray(badSet)})) AS bad
-                FROM job_parents WHERE batch_id = ${batchId} AND parent_id = ANY(${intArray(frontier)})
-                GROUP BY job_id) p
-          WHERE c.batch_id = ${batchId} AND c.job_id = p.job_id
-          RETURNING c.job_id, c.n_pending_parents, c.cancelled, c.always_run, c.state::text AS state, c.update_id`,
+      sql`WITH p AS (
+            SELECT job_id, count(*)::int AS cnt, bool_or(parent_id = ANY(${intArray(badSet)})) AS bad
+              FROM job_parents WHERE batch_id = ${batchId} AND parent_id = ANY(${intArray(frontier)})
+             GROUP BY job_id),
+          s AS (
+            SELECT o.job_id, o.state AS old_state, p.cnt, p.bad,
+                   o.state = 'Pending' AND o.n_pending_parents - p.cnt = 0
+                     AND EXISTS (SELECT 1 FROM batch_updates u
+                                  WHERE u.batch_id = ${batchId} AND u.update_id = o.update_id AND u.committed) AS released,
+                   (o.cancelled OR p.bad) AND NOT o.always_run AS doomed
+              FROM jobs o JOIN p ON p.job_id = o.job_id
+             WHERE o.batch_id = ${batchId})
+          UPDATE jobs c
+             SET n_pending_parents = c.n_pending_parents - s.cnt,
+                 cancelled = c.cancelled OR s.bad,
+                 state = CASE WHEN NOT s.released THEN c.state
+                              WHEN s.doomed THEN 'Cancelled'::job_state ELSE 'Ready'::job_state END,
+                 time_ready = CASE WHEN s.released AND NOT s.doomed THEN ${now}::bigint ELSE c.time_ready END,
+                 end_time = CASE WHEN s.released AND s.doomed THEN ${now}::bigint ELSE c.end_time END
+            FROM s
+           WHERE c.batch_id = ${batchId} AND c.job_id = s.job_id
+          RETURNING c.job_id, s.old_state::text AS old_state, c.state::text AS state`,
     );
-    const cancelled = await settleReleased(tx, batchId, rows, now, delta);
+    const cancelled = rows.filter((r) => r.old_state === 'Pending' && r.state === 'Cancelled').map((r) => r.job_id);
+    if (cancelled.length > 0) countState(delta, 'Cancelled', cancelled.length);
     frontier = cancelled;
     badSet = cancelled;
   }

@@ -12,6 +12,7 @@ import type {
   MatchOp,
   SharedClause,
 } from '../../domain/query-ast';
+import { costSql, DB_NOW_MS } from './billing';
 
 const op = (o: ComparisonOp): SQL => sql.raw(o === '!=' ? '<>' : o);
 const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
@@ -29,7 +30,7 @@ function match(column: SQL, o: MatchOp, value: string): SQL {
   }
 }
 
-function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL): SQL {
+function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL, cost: SQL): SQL {
   switch (c.kind) {
     case 'attribute':
       return match(sql`(${attrs} ->> ${c.key})`, c.op, c.value);
@@ -46,8 +47,8 @@ function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL): SQL {
     case 'duration':
       return sql`(${end} - ${start}) ${op(c.op)} ${c.duration_ms}`;
     case 'cost':
-      // Costs accrue with billing; until then every batch and job costs 0.
-      return sql`0 ${op(c.op)} ${c.value}`;
+      // Live cost, at the database's clock: a running job's cost grows while it is compared.
+      return sql`${cost} ${op(c.op)} ${c.value}`;
   }
 }
 
@@ -76,7 +77,7 @@ function batchClause(c: BatchClause): SQL {
       return c.op === '=' ? cond : sql`NOT (${cond})`;
     }
     default:
-      return shared(c, sql`b.attributes`, sql`b.time_created`, sql`b.time_completed`);
+      return shared(c, sql`b.attributes`, sql`b.time_created`, sql`b.time_completed`, costSql(sql`a.batch_id = b.id`, DB_NOW_MS));
   }
 }
 
@@ -86,6 +87,8 @@ export function batchFilter(q: BatchQuery): SQL | undefined {
   const conds = q.map(batchClause);
   return sql`batches.id IN (SELECT b.id FROM batches b WHERE ${sql.join(conds, sql` AND `)})`;
 }
+
+const JOB_COST = costSql(sql`a.batch_id = j.batch_id AND a.job_id = j.job_id`, DB_NOW_MS);
 
 const instanceOf = sql`(SELECT a.instance_name FROM attempts a WHERE a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id)`;
 
@@ -106,12 +109,12 @@ function jobClause(c: JobClause): SQL {
     case 'exit_code':
       return sql`j.exit_code ${op(c.op)} ${c.value}`;
     case 'keyword': {
-      const attr = shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`);
+      const attr = shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`, JOB_COST);
       const inst = c.exact ? sql`${instanceOf} = ${c.text}` : sql`${instanceOf} LIKE ${likeEscape(c.text)}`;
       return sql`(${attr} OR coalesce(${inst}, false))`;
     }
     default:
-      return shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`);
+      return shared(c, sql`j.attributes`, sql`j.start_time`, sql`j.end_time`, JOB_COST);
   }
 }
 

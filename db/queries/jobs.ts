@@ -4,7 +4,7 @@ import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
 import { lockBatch } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
-import { chunk, intArray } from './sql-util';
+import { chunk } from './sql-util';
 import type { JobSpec } from '../../domain/job-spec';
 import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
 
@@ -132,19 +132,23 @@ const incomplete = notInArray(jobs.state, [...COMPLETE_JOB_STATES]);
 
 export type FinishResult = { changed: boolean; batchComplete: boolean };
 
-/** Moves a job to a complete state exactly once and walks the DAG below it. */
+/**
+ * Moves a job to a complete state exactly once and walks the DAG below it. `endTime` is when
+ * the job itself ended (its attempt's end, reported by the worker); `now` is the driver's clock,
+ * which stamps what happens because of it: children becoming Ready, the batch completing.
+ */
 export async function finishJob(
   db: Db,
   batchId: number,
   jobId: number,
   state: CompleteJobState,
-  opts: { exitCode?: number | null; now: number; from?: readonly JobState[] },
+  opts: { exitCode?: number | null; now: number; endTime?: number; from?: readonly JobState[] },
 ): Promise<FinishResult> {
   return db.transaction(async (tx) => {
     await lockBatch(tx, batchId);
     const updated = await tx
       .update(jobs)
-      .set({ state, endTime: opts.now, exitCode: opts.exitCode ?? null })
+      .set({ state, endTime: opts.endTime ?? opts.now, exitCode: opts.exitCode ?? null })
       .where(
         and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), opts.from ? inArray(jobs.state, [...opts.from]) : incomplete),
       )

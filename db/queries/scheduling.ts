@@ -1,14 +1,114 @@
 import { sql } from 'drizzle-orm';
 import { rawRows, type Queryable } from '../client';
-import type { PlaceableJob } from '../../domain/placement';
+import type { SchedulableJob, UserDemand } from '../../domain/fair-share';
+import { JOB_PRIVATE_POOL } from '../../domain/pools';
 
-/** Ready jobs owned by a job workflow and not flagged for cancellation, oldest first. */
-export async function schedulableJobs(q: Queryable, limit: number): Promise<PlaceableJob[]> {
-  const rows = await rawRows<{ batch_id: string | number; job_id: number; cores_mcpu: number; pool: string }>(
+/**
+ * A Ready job the scheduler may place: owned by a job workflow (its launch token is set) and
+ * not flagged for cancellation unless it is always_run.
+ */
+const SCHEDULABLE = sql`j.state = 'Ready' AND j.launch_token IS NOT NULL AND NOT (j.cancelled AND NOT j.always_run)`;
+
+/** `readyAlwaysRun`: how many of the schedulable jobs are always_run (usually none). */
+export type PoolDemand = UserDemand & { pool: string; readyAlwaysRun: number };
+
+/**
+ * Each user's running and schedulable cores per shared pool, in one aggregate. Running means
+ * an open attempt: a job whose attempt ended but whose workflow has not yet recorded it has
+ * already given its cores back, and counting it would starve its user for that moment.
+ * Job-private jobs are left out: each has a VM of its own and takes no part in fair share.
+ */
+export async function poolDemand(q: Queryable): Promise<PoolDemand[]> {
+  const rows = await rawRows<{
+    pool: string;
+    user: string;
+    running: string | number;
+    ready: string | number;
+    ready_always_run: string | number;
+  }>(
     q,
-    sql`SELECT batch_id, job_id, cores_mcpu, pool FROM jobs
-        WHERE state = 'Ready' AND launch_token IS NOT NULL AND NOT (cancelled AND NOT always_run)
-        ORDER BY batch_id, job_id LIMIT ${limit}`,
+    sql`SELECT j.pool, b."user" AS "user",
+          coalesce(sum(j.cores_mcpu) FILTER (WHERE j.state = 'Running' AND a.end_time IS NULL), 0) AS running,
+          coalesce(sum(j.cores_mcpu) FILTER (WHERE ${SCHEDULABLE}), 0) AS ready,
+          count(*) FILTER (WHERE ${SCHEDULABLE} AND j.always_run) AS ready_always_run
+        FROM jobs j JOIN batches b ON b.id = j.batch_id
+        LEFT JOIN attempts a
+          ON j.state = 'Running' AND a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id
+        WHERE j.state IN ('Ready', 'Running') AND j.pool <> ${JOB_PRIVATE_POOL}
+        GROUP BY j.pool, b."user"`,
   );
-  return rows.map((r) => ({ batchId: Number(r.batch_id), jobId: r.job_id, coresMcpu: r.cores_mcpu, pool: r.pool }));
+  return rows.map((r) => ({
+    pool: r.pool,
+    user: r.user,
+    runningCoresMcpu: Number(r.running),
+    readyCoresMcpu: Number(r.ready),
+    readyAlwaysRun: Number(r.ready_always_run),
+  }));
+}
+
+export type CandidateJob = SchedulableJob & { user: string; alwaysRun: boolean };
+
+/**
+ * Each user's next jobs in one pool, up to its budget: Ready always_run jobs first (they run
+ * even in a cancelled batch), then the others, each group in batch and job id order.
+ *
+ * Shaped for the indexes: per user, its unfinished batches in id order (batches_user_id),
+ * and per batch its Ready jobs of the pool in job id order (jobs_ready_pool), each stopping
+ * at the budget, so a round reads about as many rows as it may schedule. always_run jobs are
+ * rare and not indexed; they are looked for only for users `alwaysRunUsers` says have some.
+ */
+export async function candidateJobs(
+  q: Queryable,
+  pool: string,
+  budgets: ReadonlyMap<string, number>,
+  alwaysRunUsers: ReadonlySet<string> = new Set(),
+): Promise<Map<string, CandidateJob[]>> {
+  const out = new Map<string, CandidateJob[]>();
+  if (budgets.size === 0) return out;
+  for (const user of budgets.keys()) out.set(user, []);
+  const users = sql.join(
+    [...budgets].map(([user, limit]) => sql`(${user}::text, ${limit}::int, ${alwaysRunUsers.has(user)}::boolean)`),
+    sql`, `,
+  );
+  const pick = (alwaysRun: boolean) =>
+    sql`SELECT bj.* FROM batches b
+        CROSS JOIN LATERAL (
+          SELECT j.batch_id, j.job_id, j.cores_mcpu, j.always_run, j.spec->'regions' AS regions
+          FROM jobs j
+          WHERE j.pool = ${pool} AND j.state = 'Ready' AND j.batch_id = b.id
+            AND ${SCHEDULABLE} AND j.always_run = ${alwaysRun}
+          ORDER BY j.job_id LIMIT u.lim
+        ) bj
+        WHERE b."user" = u.username AND b.n_completed < b.n_jobs ${alwaysRun ? sql`AND u.any_always_run` : sql``}
+        ORDER BY b.id, bj.job_id LIMIT u.lim`;
+  const rows = await rawRows<{
+    username: string;
+    batch_id: string | number;
+    job_id: number;
+    cores_mcpu: number;
+    always_run: boolean;
+    regions: string[] | string | null;
+  }>(
+    q,
+    sql`SELECT u.username, c.* FROM (VALUES ${users}) AS u(username, lim, any_always_run)
+        CROSS JOIN LATERAL ((${pick(true)}) UNION ALL (${pick(false)})) c`,
+  );
+  for (const r of rows) {
+    // jsonb arrives parsed from some drivers and as text from others.
+    const regions: unknown = typeof r.regions === 'string' ? JSON.parse(r.regions) : r.regions;
+    out.get(r.username)?.push({
+      batchId: Number(r.batch_id),
+      jobId: r.job_id,
+      coresMcpu: r.cores_mcpu,
+      pool,
+      regions: Array.isArray(regions) && regions.length > 0 ? (regions as string[]) : null,
+      user: r.username,
+      alwaysRun: r.always_run,
+    });
+  }
+  for (const [user, jobs] of out) {
+    jobs.sort((a, b) => Number(b.alwaysRun) - Number(a.alwaysRun) || a.batchId - b.batchId || a.jobId - b.jobId);
+    jobs.length = Math.min(jobs.length, budgets.get(user) ?? 0);
+  }
+  return out;
 }

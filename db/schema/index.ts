@@ -3,3 +3,5 @@ export * from './users';
 export * from './batches';
 export * from './jobs';
 export * from './instances';
+export * from './pools';
+export * from './resources';

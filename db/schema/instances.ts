@@ -1,4 +1,4 @@
-import { bigint, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { instanceState } from './enums';
 import { ms } from './columns';
 
@@ -7,6 +7,12 @@ export const instances = pgTable(
   {
     name: text('name').primaryKey(),
     pool: text('pool').notNull(),
+    region: text('region').notNull().default('local'),
+    preemptible: boolean('preemptible').notNull().default(true),
+    /** Set for job-private instances: the machine type asked for and the job it belongs to. */
+    machineType: text('machine_type'),
+    batchId: bigint('batch_id', { mode: 'number' }),
+    jobId: integer('job_id'),
     state: instanceState('state').notNull().default('pending'),
     coresMcpu: integer('cores_mcpu').notNull(),
     freeCoresMcpu: integer('free_cores_mcpu').notNull(),
@@ -20,7 +26,10 @@ export const instances = pgTable(
     timeCreated: ms('time_created').notNull(),
     timeActivated: ms('time_activated'),
     lastHeartbeat: ms('last_heartbeat'),
+    timeDeactivated: ms('time_deactivated'),
     timeDeleted: ms('time_deleted'),
+    /** Why the instance was deactivated or deleted (idle, preempted, failed requests, ...). */
+    reason: text('reason'),
   },
   (t) => [index('instances_pool_state').on(t.pool, t.state)],
 );

@@ -79,6 +79,11 @@ export const attempts = pgTable(
     exitCode: integer('exit_code'),
     reason: text('reason'),
     status: jsonb('status'),
+    /**
+     * What this attempt is billed for, fixed when it is placed: resource names with versions
+     * and quantities per ms. Cost is derived from these and the main container's run time.
+     */
+    resources: jsonb('resources').$type<{ name: string; quantity: number }[]>().notNull().default([]),
   },
   (t) => [
     primaryKey({ columns: [t.batchId, t.jobId, t.attemptId] }),

@@ -9,6 +9,8 @@ import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, getJob, inser
 import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
 import { activateInstance, getInstance, insertInstance } from '../../db/queries/instances';
 import { parseJobBunch } from '../../domain/spec';
+import { ensureBillingProject } from '../../db/queries/users';
+import { changeProjectStatus } from '../../db/queries/billing-projects';
 import { definePools } from '../../domain/pools';
 import type { JobState } from '../../domain/states';
 
@@ -17,6 +19,7 @@ let database: Database;
 beforeAll(async () => {
   tdb = await createTestDatabase('db_dag');
   database = await openDatabase({ kind: 'postgres', url: tdb.url });
+  await ensureBillingProject(database.db, 'p');
 });
 afterAll(async () => {
   await database?.close();
@@ -54,6 +57,26 @@ describe('the DAG walk', () => {
     expect(await states(b)).toEqual(['Success', 'Ready', 'Pending', 'Pending']);
     await finishJob(database.db, b, 2, 'Success', { now: 4 });
     expect(await states(b)).toEqual(['Success', 'Success', 'Ready', 'Pending']);
+  });
+
+  it('cancels a long chain below a failure in one walk, counting every level once', async () => {
+    const n = 300;
+    const b = await batchWith(Array.from({ length: n }, (_, i) => (i === 0 ? [] : [i])));
+    const r = await finishJob(database.db, b, 1, 'Failed', { now: 9 });
+    expect(r.batchComplete).toBe(true);
+    const all = await states(b);
+    expect(all[0]).toBe('Failed');
+    expect(all.slice(1).every((st) => st === 'Cancelled')).toBe(true);
+    expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: n, nFailed: 1, nCancelled: n - 1, nSucceeded: 0 });
+  });
+
+  it('stamps the job with its own end time and the batch with the moment it completed', async () => {
+    const b = await batchWith([[]]);
+    // The worker's report says the job ended at 7; the driver learns of it at 20.
+    const r = await finishJob(database.db, b, 1, 'Success', { endTime: 7, now: 20 });
+    expect(r.batchComplete).toBe(true);
+    expect((await getJob(database.db, b, 1))?.endTime).toBe(7);
+    expect((await getBatch(database.db, b))?.timeCompleted).toBe(20);
   });
 
   it('cancels the whole subtree below a failure, except always_run jobs, and completes the batch', async () => {
@@ -155,5 +178,20 @@ describe('cancellation', () => {
     await finishJob(db, b, 1, 'Cancelled', { now: 4, from: ['Ready'] });
     expect(await states(b)).toEqual(['Cancelled', 'Cancelled', 'Ready', 'Cancelled']);
     expect((await getBatch(db, b))?.cancelled).toBe(true);
+  });
+});
+
+describe('batches and their billing project', () => {
+  it('refuses a new batch once the project is closed, inside the insert itself, but answers a retry of an earlier create', async () => {
+    const db = database.db;
+    await ensureBillingProject(db, 'closing');
+    const first = await createBatch(db, { user: 'u', billingProject: 'closing', token: 'before-close', attributes: {}, callback: null, cancelAfterNFailures: null }, 1);
+    expect(first.created).toBe(true);
+    await changeProjectStatus(db, 'closing', 'close');
+    await expect(
+      createBatch(db, { user: 'u', billingProject: 'closing', token: 'after-close', attributes: {}, callback: null, cancelAfterNFailures: null }, 2),
+    ).rejects.toMatchObject({ kind: 'forbidden', field: 'billing_project' });
+    const retry = await createBatch(db, { user: 'u', billingProject: 'closing', token: 'before-close', attributes: {}, callback: null, cancelAfterNFailures: null }, 3);
+    expect(retry).toMatchObject({ created: false, batch: { id: first.batch.id } });
   });
 });

@@ -7,10 +7,31 @@ import {
   seededRandom,
   selectCandidates,
   type SchedulableInstance,
+  type PlaceableInstance,
+  type PlaceableJob,
   type SchedulableJob,
   type UserDemand,
 } from '../../domain/fair-share';
-import { bestFit } from '../../domain/placement';
+
+/**
+ * The plain best fit (the fewest free cores that still fit, per job in order) as an oracle:
+ * with every instance healthy and no region constraint, the indexed Placer must agree with it.
+ */
+function bestFit(jobs: readonly PlaceableJob[], instances: readonly PlaceableInstance[]): { job: PlaceableJob; instance: string }[] {
+  const free = instances.map((i) => ({ ...i }));
+  const out: { job: PlaceableJob; instance: string }[] = [];
+  for (const job of jobs) {
+    let best: (typeof free)[number] | undefined;
+    for (const inst of free) {
+      if (inst.pool !== job.pool || inst.freeCoresMcpu < job.coresMcpu) continue;
+      if (!best || inst.freeCoresMcpu < best.freeCoresMcpu) best = inst;
+    }
+    if (!best) continue;
+    best.freeCoresMcpu -= job.coresMcpu;
+    out.push({ job, instance: best.name });
+  }
+  return out;
+}
 
 const demand = (user: string, running: number, ready: number): UserDemand => ({
   user,

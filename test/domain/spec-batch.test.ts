@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { SpecError } from '../../domain/errors';
 import { parseBatchSpec, parseUpdateSpec } from '../../domain/spec';
 import { specError } from './spec-error';
 

@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { SpecError } from '../../domain/errors';
 import { DEFAULT_POOLS } from '../../domain/pools';
 import { parseJobBunch, type BunchContext } from '../../domain/spec';
 import { specError } from './spec-error';

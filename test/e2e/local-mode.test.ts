@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { waitFor } from '../support/service';
+import { killProcessesOf } from '../support/agents';
 import { processAlive } from '../../activities/cloud/pids';
 import { Client, Connection } from '@temporalio/client';
 import { batchWorkflowId } from '../../workflows/definitions';
@@ -32,7 +33,12 @@ async function freePort(): Promise<number> {
 
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  // After a failure the service may not have stopped what it started (its dev server and
+  // agents run detached, as they would on a crash): take them down by their data directory.
+  if (dataDir) {
+    killProcessesOf(dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
 
 function start(env: Record<string, string>): ChildProcess {

@@ -14,12 +14,13 @@ import { loadConfig } from '../../config';
 import { openDatabase, type Database } from '../../db/client';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../../db/queries/users';
 import { liveInstances } from '../../db/queries/instances';
-import { createPoolManager } from '../../activities/pool';
+import { createInstanceLifecycle } from '../../activities/instances';
 import { createLocalDriver } from '../../activities/cloud/local';
 import { createLogger } from '../../cli/logger';
 import { createTestDatabase, type TestDatabase } from './db-url';
 import { testTemporal, uniqueTaskQueue } from './temporal';
 import { waitFor } from './service';
+import { billingLimitsWorkflowId } from '../../workflows/definitions';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -45,7 +46,12 @@ export type ProcessService = {
   stop(): Promise<void>;
 };
 
-export async function startProcessService(opts: { name: string; executor: 'docker' | 'process'; pools: string }): Promise<ProcessService> {
+export async function startProcessService(opts: {
+  name: string;
+  executor: 'docker' | 'process';
+  pools: string;
+  env?: Record<string, string>;
+}): Promise<ProcessService> {
   const temporal = await testTemporal();
   const tdb: TestDatabase = await createTestDatabase(opts.name);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `hb-${opts.name}-`));
@@ -62,6 +68,8 @@ export async function startProcessService(opts: { name: string; executor: 'docke
     HB_LOCAL_POOLS: opts.pools,
     HB_AGENT_CORES: '4',
     HB_LOG_LEVEL: 'info',
+    HB_AUTOSCALER_LOOP_MS: '2000',
+    ...opts.env,
   };
   const config = loadConfig(env);
   const database = await openDatabase(config.database);
@@ -120,8 +128,13 @@ export async function startProcessService(opts: { name: string; executor: 'docke
           await new Promise((r) => p.once('exit', r));
         }
       }
+      // The enforcer loops forever; end it so it does not outlive the test's task queue.
+      await temporal.client.workflow
+        .getHandle(billingLimitsWorkflowId(config.temporal.taskQueue))
+        .terminate('test finished')
+        .catch(() => undefined);
       // Agents outlive the driver by design (they are the "VMs"): delete them as the cloud would.
-      await createPoolManager({ db: database.db, config, log: createLogger('error') }, createLocalDriver(config)).deleteAll('test finished');
+      await createInstanceLifecycle({ db: database.db, config, log: createLogger('error') }, createLocalDriver(config), url).deleteAll('test finished');
       await database.close();
       await tdb.drop();
       await rm(dataDir, { recursive: true, force: true });

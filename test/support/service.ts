@@ -16,7 +16,7 @@ import { startApi, type ApiServer } from '../../cli/api';
 import { startDriver, type Driver } from '../../cli/driver';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../../db/queries/users';
 import { liveInstances } from '../../db/queries/instances';
-import { schedulerWorkflowId } from '../../workflows/definitions';
+import { autoscalerWorkflowId, billingLimitsWorkflowId, schedulerWorkflowId } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './db-url';
 import { testTemporal, uniqueTaskQueue, workflowBundle } from './temporal';
 
@@ -71,6 +71,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     HB_AGENT_CORES: String(opts.coresPerAgent ?? 4),
     HB_BATCH_WINDOW: String(opts.batchWindow ?? 500),
     HB_LOG_LEVEL: 'warn',
+    HB_AUTOSCALER_LOOP_MS: '1000',
     ...opts.env,
   };
   const config = loadConfig(env);
@@ -120,10 +121,12 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     },
     async stop() {
       await driver.stop({ deleteInstances: true });
-      await client.workflow
-        .getHandle(schedulerWorkflowId(config.temporal.taskQueue))
-        .terminate('test finished')
-        .catch(() => undefined);
+      for (const id of [schedulerWorkflowId, autoscalerWorkflowId, billingLimitsWorkflowId]) {
+        await client.workflow
+          .getHandle(id(config.temporal.taskQueue))
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
       await api.stop();
       await connection.close();
       await database.close();

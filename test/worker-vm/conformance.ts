@@ -166,6 +166,12 @@ export function executorConformance(
       expect(readFileSync(path.join(dir, 'out', 'result.txt'), 'utf8')).toBe('first line\nin a dir\nmore\n');
       const inputLog = (await store().get(logKey({ ...ref(body), container: 'input' })))?.toString();
       expect(inputLog).toContain('copying');
+      // Billing starts with main, not with the input download: both reports carry main's start.
+      const timing = done.status.status.container_statuses;
+      const started = t.api.of('job_started').find((c) => c.body.status.batch_id === body.batch_id);
+      expect(started?.body.status.start_time).toBe(timing.main.timing.running.start_time);
+      expect(done.status.start_time).toBe(timing.main.timing.running.start_time);
+      expect(done.status.start_time).toBeGreaterThanOrEqual(timing.input.timing.running.finish_time);
     });
 
     it('still copies output after a failed main when always_copy_output is set', async () => {
@@ -195,6 +201,8 @@ export function executorConformance(
       expect(done.status.exit_code).toBe(1);
       expect(Object.keys(done.status.status.container_statuses)).toEqual(['input']);
       expect(done.marked_job_started).toBe(false);
+      // Main never ran: nothing to bill.
+      expect(done.status.start_time).toBeNull();
       expect((await getLog(t, body.batch_id, 1, 'input')).text).toMatch(/no such file/i);
     });
 

@@ -1,0 +1,55 @@
+/**
+ * The resource catalogue (`resources` table): seeded from a rate card at start, read whole to
+ * price attempts, and extended one version at a time by admins. Rows are never updated or
+ * deleted, which is what keeps an attempt's price fixed once it has recorded its resources.
+ */
+import { asc, sql } from 'drizzle-orm';
+import { resources } from '../schema';
+import { rawRows, type Db, type Queryable } from '../client';
+import { rateCardEntries, type RateCard } from '../../domain/billing-rates';
+import { rateCardFromRows } from '../../domain/billing-catalogue';
+
+export type ResourceRow = typeof resources.$inferSelect;
+
+/** Inserts the card's resources that are missing; existing rows (and later versions) stay as they are. */
+export async function seedResources(db: Db, card: RateCard, now: number): Promise<void> {
+  const rows = rateCardEntries(card).map((e) => ({ name: e.resource, product: e.product, version: e.version, rate: e.rate, timeCreated: now }));
+  if (rows.length === 0) return;
+  await db.insert(resources).values(rows).onConflictDoNothing({ target: resources.name });
+}
+
+export async function listResources(q: Queryable): Promise<ResourceRow[]> {
+  return q.select().from(resources).orderBy(asc(resources.product), asc(resources.version));
+}
+
+/** Every version of every product, as a card: what attempts are priced with. */
+export async function loadRateCard(q: Queryable): Promise<RateCard> {
+  return rateCardFromRows(await listResources(q));
+}
+
+/**
+ * Appends the next version of `product` at `rate`. Two admins racing for the same version
+ * collide on the primary key; the loser takes the version after.
+ */
+export async function addResourceVersion(db: Db, product: string, rate: number, now: number): Promise<ResourceRow> {
+  for (let tries = 0; ; tries++) {
+    try {
+      const rows = await rawRows<{ name: string; product: string; version: number; rate: number; time_created: string | number }>(
+        db,
+        sql`INSERT INTO resources (name, product, version, rate, time_created)
+            SELECT ${product} || '/' || v.next, ${product}, v.next, ${rate}, ${now}
+              FROM (SELECT COALESCE(MAX(version), 0) + 1 AS next FROM resources WHERE product = ${product}) v
+            RETURNING name, product, version, rate, time_created`,
+      );
+      const r = rows[0]!;
+      return { name: r.name, product: r.product, version: Number(r.version), rate: Number(r.rate), timeCreated: Number(r.time_created) };
+    } catch (e) {
+      if (tries >= 3 || !isUniqueViolation(e)) throw e;
+    }
+  }
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown; cause?: { code?: unknown } }).code ?? (e as { cause?: { code?: unknown } }).cause?.code;
+  return code === '23505';
+}

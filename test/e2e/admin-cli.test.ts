@@ -1,0 +1,77 @@
+/**
+ * The `admin` command as an operator runs it: a real process on a fresh PostgreSQL database.
+ * A token it prints must authenticate against that database; its mistakes exit non-zero with
+ * a message and no stack.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db-url';
+import { openDatabase, type Database } from '../../db/client';
+import { userForToken } from '../../db/queries/users';
+import { loadConfig } from '../../config';
+
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+let tdb: TestDatabase;
+let database: Database;
+
+type Run = { code: number; stdout: string; stderr: string };
+
+function admin(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'admin', ...args],
+      { env: { ...process.env, DATABASE_URL: tdb.url, HB_LOG_LEVEL: 'warn' } },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('admin_cli');
+  database = await openDatabase(loadConfig({ DATABASE_URL: tdb.url }).database);
+});
+afterAll(async () => {
+  await database?.close();
+  await tdb?.drop();
+});
+
+describe('admin command', () => {
+  it('creates users idempotently and refuses a changed admin flag', async () => {
+    expect(await admin('create-user', 'ops', '--admin')).toMatchObject({ code: 0, stdout: 'created ops (admin)\n' });
+    expect(await admin('create-user', 'ops', '--admin')).toMatchObject({ code: 0, stdout: 'exists ops (admin)\n' });
+    const changed = await admin('create-user', 'ops');
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toMatch(/already exists with is_admin true/);
+    expect((await admin('create-user', 'alice')).stdout).toBe('created alice\n');
+  });
+
+  it('prints a token that authenticates as the user, and revokes it', async () => {
+    const made = await admin('create-token', 'alice');
+    expect(made.code).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(await userForToken(database.db, token)).toMatchObject({ username: 'alice', isAdmin: false });
+
+    expect((await admin('list-users')).stdout).toBe('alice\tuser\t1 token(s)\nops\tadmin\t0 token(s)\n');
+    expect((await admin('revoke-tokens', 'alice')).stdout).toBe('revoked 1 token(s) of alice\n');
+    expect(await userForToken(database.db, token)).toBeNull();
+  });
+
+  it('explains mistakes without a stack trace', async () => {
+    for (const [args, pattern] of [
+      [['create-user', 'Not-Valid'], /not a valid username/],
+      [['create-token', 'ghost'], /user ghost does not exist/],
+      [['create-user'], /takes one user name/],
+      [['create-token', 'alice', '--admin'], /unknown option --admin/],
+      [['frobnicate'], /usage: cli\/main.ts admin/],
+    ] as const) {
+      const run = await admin(...args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(pattern);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
