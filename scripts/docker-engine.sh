@@ -53,7 +53,8 @@ stop_dockerd() {
 start_and_wait() {
   local limit=$1 mark pid
   clear_stale_state
-  mark=$(wc -l <"$log" 2>/dev/null || echo 0)
+  mark=0
+  [ -f "$log" ] && mark=$(wc -l <"$log")
   # setsid: the engine must outlive the shell (and process group) that started it.
   # 9>&-: the daemon must not inherit the lock, or it would hold it for its whole life.
   setsid nohup dockerd >>"$log" 2>&1 </dev/null 9>&- &
