@@ -82,9 +82,11 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
       const now = clock(deps);
       await probeUnheard(now);
       const live = await liveInstances(db);
-      const machines = new Set((await driver.list()).map((m) => m.name));
+      const listed = await driver.list();
+      const machines = new Set(listed.map((m) => m.name));
       const decisions: Decision[] = [];
       const jobsToPoke: JobRef[] = [];
+      const retired = new Set<string>();
       for (const inst of live) {
         const reason = retirementReason(
           {
@@ -98,15 +100,17 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
         );
         if (!reason) continue;
         const r = await life.retire(inst, reason);
+        retired.add(inst.name);
         decisions.push({ instance: inst.name, pool: inst.pool, action: 'deleted', reason: r.reason });
         jobsToPoke.push(...r.attemptsEnded);
       }
-      // Listed after the retirements: a row is always written before its machine is created,
-      // so a machine without a live row now is one nobody will ever delete otherwise.
+      // Rows read after the listing: a row is always written before its machine is created, so
+      // a listed machine without a live row now is one nobody will ever delete otherwise. The
+      // retired ones went with their rows just above.
       const known = new Set((await liveInstances(db)).map((i) => i.name));
       const orphansDeleted: string[] = [];
-      for (const m of await driver.list()) {
-        if (known.has(m.name)) continue;
+      for (const m of listed) {
+        if (known.has(m.name) || retired.has(m.name)) continue;
         await withHeartbeat(m.name, driver.delete(m.name));
         orphansDeleted.push(m.name);
         log.info('autoscaler deleted orphan machine', { instance: m.name, reason: REASONS.orphan });
@@ -135,13 +139,15 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
           createdAtMs: i.timeCreated,
           idleSinceMs: idle.get(i.name) ?? null,
         }));
+        const retired = new Set<string>();
         for (const name of idleInstancesToDelete(view, now, pc.worker_max_idle_time_secs, pc.min_instances)) {
           if (!(await deactivateIfIdle(db, name, REASONS.idle, now))) continue; // took a job meanwhile
           const inst = rows.find((i) => i.name === name)!;
           await life.retire(inst, REASONS.idle);
+          retired.add(name);
           decisions.push({ instance: name, pool, action: 'deleted', reason: REASONS.idle });
         }
-        rows = (await liveInstances(db)).filter((i) => i.pool === pool && i.batchId === null);
+        rows = rows.filter((i) => !retired.has(i.name));
         const healthy = rows.filter((i) => i.state === 'active' && i.failedRequests <= 1);
         const freeCoresMcpu = healthy.reduce((n, i) => n + i.freeCoresMcpu, 0);
         const pendingCores = rows.filter((i) => i.state === 'pending').reduce((n, i) => n + i.coresMcpu, 0);
