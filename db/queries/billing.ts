@@ -34,12 +34,18 @@ export const DB_NOW_MS = sql`(extract(epoch from clock_timestamp()) * 1000)::big
 
 const nowParam = (now: number): SQL => sql`${now}::bigint`;
 
+/** Each billed resource of `attempts a` as `r.item`, with its rate as `res.rate`. */
+const PRICED_RESOURCES = sql`CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
+                JOIN resources res ON res.name = r.item->>'name'`;
+
+/** Dollars of one priced resource row: quantity × rate × billed ms. */
+const costTerm = (now: SQL): SQL => sql`(r.item->>'quantity')::float8 * res.rate * ${billedMsSql(sql`a`, now)}`;
+
 /** Dollars of the attempts matched by `where` (over `attempts a`), per resource rate; one SQL number. */
 export function costSql(where: SQL, now: SQL): SQL {
-  return sql`(SELECT COALESCE(SUM((r.item->>'quantity')::float8 * res.rate * ${billedMsSql(sql`a`, now)}), 0)
+  return sql`(SELECT COALESCE(SUM(${costTerm(now)}), 0)
                 FROM attempts a
-                CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
-                JOIN resources res ON res.name = r.item->>'name'
+                ${PRICED_RESOURCES}
                WHERE a.start_time IS NOT NULL AND ${where})`;
 }
 
@@ -48,12 +54,10 @@ export async function accruedCosts(q: Queryable, projects: readonly string[], no
   if (projects.length === 0) return out;
   const rows = await rawRows<{ billing_project: string; cost: number | string | null }>(
     q,
-    sql`SELECT b.billing_project,
-               SUM((r.item->>'quantity')::float8 * res.rate * ${billedMsSql(sql`a`, nowParam(now))}) AS cost
+    sql`SELECT b.billing_project, SUM(${costTerm(nowParam(now))}) AS cost
           FROM batches b
           JOIN attempts a ON a.batch_id = b.id
-          CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
-          JOIN resources res ON res.name = r.item->>'name'
+          ${PRICED_RESOURCES}
          WHERE b.billing_project = ANY(${textArray(projects)}) AND a.start_time IS NOT NULL
          GROUP BY b.billing_project`,
   );
