@@ -3,10 +3,9 @@
  * billedWindow on every edge (main end, attempt end, running, clock skew, no start), and the
  * catalogue is seeded idempotently and versioned in order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../db/client';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBillingProject } from '../../db/queries/users';
-import { createTestDatabase, type TestDatabase } from '../support/db-url';
+import { useTestDatabase } from '../support/db-url';
 import { attempts } from '../../db/schema';
 import { createBatch } from '../../db/queries/batches';
 import { accruedCosts, batchesUsage, jobsUsage, periodUsage } from '../../db/queries/billing';
@@ -14,17 +13,9 @@ import { addResourceVersion, listResources, loadRateCard, seedResources } from '
 import { DEFAULT_LOCAL_RATE_CARD } from '../../domain/billing-rates';
 import { attemptCost, billedWindow, overlapMs, resourceUsage } from '../../domain/billing';
 
-let tdb: TestDatabase;
-let database: Database;
-beforeAll(async () => {
-  tdb = await createTestDatabase('db_billing');
-  database = await openDatabase({ kind: 'postgres', url: tdb.url });
+const database = useTestDatabase('db_billing', async (db) => {
   // Batches belong to an open billing project.
-  await ensureBillingProject(database.db, 'p');
-});
-afterAll(async () => {
-  await database?.close();
-  await tdb?.drop();
+  await ensureBillingProject(db, 'p');
 });
 
 const resources = [

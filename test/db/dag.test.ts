@@ -1,9 +1,8 @@
 /**
  * The DAG bookkeeping and the exactly-once rules, against a real PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../db/client';
-import { createTestDatabase, type TestDatabase } from '../support/db-url';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db-url';
 import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
 import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
 import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
@@ -14,16 +13,8 @@ import { changeProjectStatus } from '../../db/queries/billing-projects';
 import { definePools } from '../../domain/pools';
 import type { JobState } from '../../domain/states';
 
-let tdb: TestDatabase;
-let database: Database;
-beforeAll(async () => {
-  tdb = await createTestDatabase('db_dag');
-  database = await openDatabase({ kind: 'postgres', url: tdb.url });
-  await ensureBillingProject(database.db, 'p');
-});
-afterAll(async () => {
-  await database?.close();
-  await tdb?.drop();
+const database = useTestDatabase('db_dag', async (db) => {
+  await ensureBillingProject(db, 'p');
 });
 
 const pools = definePools(16);

@@ -2,11 +2,10 @@
  * The scheduling round's two statements against a real PostgreSQL: per-user demand per pool,
  * and per-user candidates up to a budget in Hail's order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
-import { openDatabase, type Database } from '../../db/client';
 import { ensureBillingProject } from '../../db/queries/users';
-import { createTestDatabase, type TestDatabase } from '../support/db-url';
+import { useTestDatabase } from '../support/db-url';
 import { createBatch, createUpdate } from '../../db/queries/batches';
 import { claimReadyJobs, commitUpdate, insertJobs } from '../../db/queries/jobs';
 import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
@@ -16,19 +15,11 @@ import { jobs } from '../../db/schema';
 import { parseJobBunch } from '../../domain/spec';
 import { definePools } from '../../domain/pools';
 
-let tdb: TestDatabase;
-let database: Database;
-beforeAll(async () => {
-  tdb = await createTestDatabase('db_scheduling');
-  database = await openDatabase({ kind: 'postgres', url: tdb.url });
+const database = useTestDatabase('db_scheduling', async (db) => {
   // Batches belong to an open billing project.
-  await ensureBillingProject(database.db, 'p');
-  await insertInstance(database.db, { name: 'i1', pool: 'standard', coresMcpu: 16_000, activationTokenHash: 'x', now: 1 });
-  await activateInstance(database.db, 'i1', { address: 'http://127.0.0.1:1', tokenHash: 'y', now: 1 });
-});
-afterAll(async () => {
-  await database?.close();
-  await tdb?.drop();
+  await ensureBillingProject(db, 'p');
+  await insertInstance(db, { name: 'i1', pool: 'standard', coresMcpu: 16_000, activationTokenHash: 'x', now: 1 });
+  await activateInstance(db, 'i1', { address: 'http://127.0.0.1:1', tokenHash: 'y', now: 1 });
 });
 
 const pools = definePools(16);

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { openDatabase, type Database, type Db } from '../../db/client';
 
 export interface TestDatabase {
   /** Connection URL of the new database. */
@@ -50,4 +51,28 @@ async function withAdmin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * A test file's own migrated database: created (and seeded) before its tests, closed and
+ * dropped after them. Read `.db` inside tests and hooks, not at import time.
+ */
+export function useTestDatabase(prefix: string, seed: (db: Db) => Promise<void> = async () => {}): { readonly db: Db } {
+  let tdb: TestDatabase | undefined;
+  let database: Database | undefined;
+  beforeAll(async () => {
+    tdb = await createTestDatabase(prefix);
+    database = await openDatabase({ kind: 'postgres', url: tdb.url });
+    await seed(database.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await tdb?.drop();
+  });
+  return {
+    get db(): Db {
+      if (!database) throw new Error(`the ${prefix} test database is not open yet`);
+      return database.db;
+    },
+  };
 }
