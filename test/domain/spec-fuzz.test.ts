@@ -11,6 +11,7 @@ import { DEFAULT_POOLS } from '../../domain/pools';
 import { parseBatchQuery, parseJobQuery } from '../../domain/query';
 import { parseBatchSpec, parseJobBunch, parseUpdateSpec, type BunchContext } from '../../domain/spec';
 import { parseCreateUser, parseLimit, parseProjectName, parseUsername } from '../../domain/accounts';
+import { parseNewRate } from '../../domain/billing-catalogue';
 
 const RUNS = 400;
 
@@ -166,14 +167,15 @@ describe('query parsers on arbitrary text', () => {
   });
 });
 
-describe('account parsers on arbitrary input', () => {
-  it('user names, project names, new users and limits', () => {
+describe('account and catalogue parsers on arbitrary input', () => {
+  it('user names, project names, new users, limits and new rates', () => {
     fc.assert(
       fc.property(anyValue, (v) => {
         resultOrSpecError(() => parseUsername(v));
         resultOrSpecError(() => parseProjectName(v));
         resultOrSpecError(() => parseCreateUser(v));
         resultOrSpecError(() => parseLimit(v));
+        resultOrSpecError(() => parseNewRate(v));
       }),
       { numRuns: RUNS },
     );
