@@ -10,6 +10,7 @@ import { INT4_MAX, unstorableText } from '../../domain/limits';
 import { DEFAULT_POOLS } from '../../domain/pools';
 import { parseBatchQuery, parseJobQuery } from '../../domain/query';
 import { parseBatchSpec, parseJobBunch, parseUpdateSpec, type BunchContext } from '../../domain/spec';
+import { parseJobGroups } from '../../domain/spec-job-group';
 import { parseCreateUser, parseLimit, parseProjectName, parseUsername } from '../../domain/accounts';
 import { parseNewRate } from '../../domain/billing-catalogue';
 
@@ -47,6 +48,11 @@ const validJob = (id: number) => ({
 const validBunch = [validJob(1), validJob(2), validJob(3)];
 const validBatch = { billing_project: 'test', n_jobs: 3, token: 'tok', attributes: { a: 'b' }, callback: 'https://x.test/cb', cancel_after_n_failures: 1, n_job_groups: 0 };
 const validUpdate = { token: 'tok', n_jobs: 3, n_job_groups: 0 };
+const validJobGroups = [
+  { job_group_id: 1, attributes: { name: 'g' }, callback: 'https://x.test/g', cancel_after_n_failures: 1 },
+  { job_group_id: 2, in_update_parent_id: 1 },
+  { job_group_id: 3, absolute_parent_id: 0 },
+];
 
 type Path = (string | number)[];
 
@@ -112,6 +118,7 @@ const parsers: [string, (v: unknown) => unknown, unknown][] = [
   ['parseUpdateSpec', (v) => parseUpdateSpec(v), validUpdate],
   ['parseJobBunch', (v) => parseJobBunch(v, ctx), validBunch],
   ['parseJobBunch (ci user)', (v) => parseJobBunch(v, { ...ctx, user: 'ci' }), validBunch],
+  ['parseJobGroups', (v) => parseJobGroups(v, { startJobGroupId: 1, nJobGroupsInUpdate: 3 }), validJobGroups],
 ];
 
 describe('spec parsers on arbitrary input', () => {
@@ -119,6 +126,7 @@ describe('spec parsers on arbitrary input', () => {
     expect(parseJobBunch(validBunch, ctx)).toHaveLength(3);
     expect(parseBatchSpec(validBatch).n_jobs).toBe(3);
     expect(parseUpdateSpec(validUpdate).n_jobs).toBe(3);
+    expect(parseJobGroups(validJobGroups, { startJobGroupId: 1, nJobGroupsInUpdate: 3 })).toHaveLength(3);
   });
 
   it.each(parsers)('%s: arbitrary JSON', (_name, parse) => {
