@@ -32,12 +32,12 @@ export function parseMountPath(p: string, field: string): string {
   return p;
 }
 
-/** The container side of an input or output file: a file under /io, which all three containers share. */
+/** The container side of an input or output file: a path under /io, which all three containers share. */
 export function parseIoPath(p: string, field: string): string {
   const problem = pathProblem(p);
   if (problem !== null) throw new SpecError(field, problem);
-  if (!p.startsWith(`${IO_DIR}/`) || p.endsWith('/')) {
-    throw new SpecError(field, `${showValue(p)} must name a file under /io, which the job's containers share`);
+  if (!p.startsWith(`${IO_DIR}/`) || p === `${IO_DIR}/`) {
+    throw new SpecError(field, `${showValue(p)} must name a file or directory under /io, which the job's containers share`);
   }
   return p;
 }

@@ -237,6 +237,7 @@ describe('file transfers', () => {
   it('keep the container side under /io', () => {
     expect(one({ input_files: [{ from: 'gs://b/in', to: '/io/in' }] }).input_files).toEqual([{ from: 'gs://b/in', to: '/io/in' }]);
     expect(parseIoPath('/io/a/b.txt', 'f')).toBe('/io/a/b.txt');
+    expect(parseIoPath('/io/batch/inputs/dir/', 'f')).toBe('/io/batch/inputs/dir/');
   });
 
   it.each([
