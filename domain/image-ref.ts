@@ -82,7 +82,10 @@ export function imageRefProblem(ref: string): string | ImageRef {
     if (c !== c.toLowerCase() && PATH_COMPONENT.test(c.toLowerCase())) return 'repository name must be lowercase';
     return `repository path component ${showValue(c)} is not lower-case letters and digits joined by ., _, __ or -`;
   }
-  return { domain, path: components.join('/'), tag, digest };
+  const path = components.join('/');
+  // Docker reads a bare 64-hex name as an image id, never as a repository.
+  if (domain === null && /^[a-f0-9]{64}$/.test(path)) return 'a 64-hex-digit name is an image id, not a repository';
+  return { domain, path, tag, digest };
 }
 
 /** A user's image reference, unchanged, or a SpecError on `field` saying what is wrong with it. */

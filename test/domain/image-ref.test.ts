@@ -64,6 +64,7 @@ describe('image references', () => {
     ['ubuntu\n', /tag|path component/],
     ['a\u0000b', /path component/],
     ['https://gcr.io/img', /registry|path component|tag/],
+    [HEX64, /image id, not a repository/],
   ])('refuses %j', (ref, message) => {
     const e = specError(() => parseImageRef(ref, 'bunch[0].process.image'));
     expect(e.field).toBe('bunch[0].process.image');
