@@ -35,7 +35,13 @@ export async function validateBunch(
   nJobs: number,
 ): Promise<JobSpec[]> {
   const pools = await submissionPools(s);
-  return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username });
+  const regions = supportedRegions(s);
+  return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username, regions });
+}
+
+/** What GET supported_regions answers: a job asking for any other region could never be placed. */
+export function supportedRegions(s: Services): readonly string[] {
+  return [s.config.region];
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { InstanceState } from './instances';
 import { WORKER_TYPES, type WorkerType } from './pools';
+import { INT4_MAX } from './limits';
 import { isComplete, type JobState } from './states';
 
 /** A pool's configuration, with Hail's field names. */
@@ -41,6 +42,9 @@ export const DEFAULT_POOL_CONFIG: Readonly<PoolConfig> = {
 
 export type PoolConfigError = { field: keyof PoolConfig; message: string };
 
+/** An instance's cores are stored in mcpu in an int4 column; every other field fits an int4 too. */
+export const MAX_WORKER_CORES = Math.floor(INT4_MAX / 1000);
+
 const POSITIVE_INTEGERS = [
   'worker_cores',
   'standing_worker_cores',
@@ -61,13 +65,19 @@ export function validatePoolConfig(config: { readonly [K in keyof PoolConfig]?: 
   if (!(WORKER_TYPES as readonly unknown[]).includes(config.worker_type)) {
     errors.push({ field: 'worker_type', message: `must be one of ${WORKER_TYPES.join(', ')}` });
   }
+  const tooLarge = (field: keyof PoolConfig, v: number) => {
+    const max = field === 'worker_cores' || field === 'standing_worker_cores' ? MAX_WORKER_CORES : INT4_MAX;
+    if (v > max) errors.push({ field, message: `must be at most ${max}` });
+  };
   for (const field of POSITIVE_INTEGERS) {
     const v = config[field];
     if (!isInt(v) || v <= 0) errors.push({ field, message: 'must be a positive integer' });
+    else tooLarge(field, v);
   }
   for (const field of COUNTS) {
     const v = config[field];
     if (!isInt(v) || v < 0) errors.push({ field, message: 'must be a non-negative integer' });
+    else tooLarge(field, v);
   }
   if (typeof config.preemptible !== 'boolean') errors.push({ field: 'preemptible', message: 'must be true or false' });
   const { min_instances: min, max_live_instances: live, max_instances: max } = config;

@@ -5,6 +5,7 @@
 import { parseResourceName, type RateCard } from './billing-rates';
 import { usageCostBreakdown, type ResourceCost, type ResourceUsage } from './billing';
 import { SpecError, showValue } from './errors';
+import { unstorableText } from './limits';
 
 export type CatalogueRow = { name: string; product: string; version: number; rate: number };
 
@@ -57,6 +58,8 @@ export function parseNewRate(body: unknown): NewRate {
   if (product.endsWith('/') || product.startsWith('/') || parseResourceName(product) !== null || product.length > 200) {
     throw new SpecError('product', `invalid product name ${showValue(product)}: it may not start or end with '/' or end in a version`);
   }
+  const unstorable = unstorableText(product);
+  if (unstorable !== null) throw new SpecError('product', `invalid product name: it ${unstorable}`);
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) {
     throw new SpecError('rate', `expected a number ≥ 0 (dollars per unit per ms), got ${showValue(rate)}`);
   }

@@ -19,9 +19,21 @@ import {
   type MatchOp,
   type SharedClause,
 } from './query-ast';
+import { INT4_MAX, INT4_MIN, unstorableText } from './limits';
 import { parseIsoTimestamp } from './time';
 
 const FIELD = 'q';
+/** Longest query accepted: far more than any hand-written filter, short of one that makes huge SQL. */
+export const MAX_QUERY_LENGTH = 10_000;
+
+/** Every query value is sent to PostgreSQL as a text parameter, which cannot hold NUL or lone surrogates. */
+export function checkQueryText(q: string): void {
+  if (q.length > MAX_QUERY_LENGTH) {
+    throw new SpecError(FIELD, `the query must be at most ${MAX_QUERY_LENGTH} characters long, found ${q.length}`);
+  }
+  const problem = unstorableText(q);
+  if (problem !== null) throw new SpecError(FIELD, `the query ${problem}`);
+}
 
 /** Longest first, so `a>=b` splits on `>=` rather than `>` (the order Hail tries them in). */
 const OPERATORS = ['>=', '<=', '>', '<', '!~', '=~', '!=', '==', '='] as const;
@@ -67,17 +79,27 @@ const exact = (key: string, op: string) => operator<ExactOp>(key, op, EXACT_OPS)
 const match = (key: string, op: string) => operator<MatchOp>(key, op, MATCH_OPS);
 const compare = (key: string, op: string) => operator<ComparisonOp>(key, op, COMPARISON_OPS);
 
-function integer(key: string, text: string): number {
+/** A whole number within what the compared column holds (ids and exit codes are int4; batch ids bigint). */
+function integer(key: string, text: string, min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^[+-]?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw new SpecError(FIELD, `${key} expects a whole number, found ${showValue(text)}`);
   }
-  return Number(text);
+  const n = Number(text);
+  if (n < min || n > max) throw new SpecError(FIELD, `${key} must be between ${min} and ${max}, found ${showValue(text)}`);
+  return n;
 }
 
 function decimal(key: string, text: string): number {
   const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(n)) throw new SpecError(FIELD, `${key} expects a number, found ${showValue(text)}`);
   return n;
+}
+
+/** Durations are compared with a bigint of ms, so they must be a safe integer once in ms. */
+function durationMs(key: string, text: string): number {
+  const ms = Math.trunc(decimal(key, text) * 1000);
+  if (!Number.isSafeInteger(ms)) throw new SpecError(FIELD, `${key} is out of range, found ${showValue(text)}`);
+  return ms === 0 ? 0 : ms;
 }
 
 function time(key: string, text: string): number {
@@ -103,7 +125,7 @@ function sharedClause(key: string, op: string, value: string): SharedClause {
       return { kind: key, op: compare(key, op), time_ms: time(key, value) };
     case 'duration':
       // Durations are written in seconds; Hail truncates to whole milliseconds.
-      return { kind: 'duration', op: compare(key, op), duration_ms: Math.trunc(decimal(key, value) * 1000) };
+      return { kind: 'duration', op: compare(key, op), duration_ms: durationMs(key, value) };
     case 'cost':
       return { kind: 'cost', op: compare(key, op), value: decimal(key, value.replace(/^\$/, '')) };
     default:
@@ -137,7 +159,7 @@ function jobClause(s: Statement): JobClause {
   switch (key) {
     case 'job_id':
     case 'exit_code':
-      return { kind: key, op: compare(key, op), value: integer(key, value) };
+      return { kind: key, op: compare(key, op), value: integer(key, value, INT4_MIN, INT4_MAX) };
     case 'instance':
     case 'instance_collection':
       return { kind: key, op: match(key, op), value };
@@ -161,6 +183,7 @@ function lines(q: string): Statement[] {
 
 /** Keys: batch_id, state, user, billing_project, start_time, end_time, duration, cost; others are attributes. */
 export function parseBatchQueryV2(q: string): BatchQuery {
+  checkQueryText(q);
   return lines(q).map(batchClause);
 }
 
@@ -169,5 +192,6 @@ export function parseBatchQueryV2(q: string): BatchQuery {
  * exit_code; others are attributes.
  */
 export function parseJobQueryV2(q: string): JobQuery {
+  checkQueryText(q);
   return lines(q).map(jobClause);
 }

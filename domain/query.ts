@@ -18,7 +18,8 @@ import {
   type JobQuery,
 } from './query-ast';
 
-import { parseBatchQueryV2, parseJobQueryV2 } from './query-v2';
+import { INT4_MAX } from './limits';
+import { checkQueryText, parseBatchQueryV2, parseJobQueryV2 } from './query-v2';
 
 export * from './query-ast';
 export { parseBatchQueryV2, parseJobQueryV2 };
@@ -76,7 +77,12 @@ function jobTerm(word: string): JobClause {
     if (!/^\+?\d+$/.test(text)) {
       throw new SpecError(QUERY_FIELD, `invalid search term ${showValue(word)}; job_id must be a whole number`);
     }
-    return { kind: 'job_id', op: '=', value: Number(text) };
+    // Job ids are int4 in the database; a larger one would make the comparison overflow there.
+    const value = Number(text);
+    if (value > INT4_MAX) {
+      throw new SpecError(QUERY_FIELD, `invalid search term ${showValue(word)}; job_id must be at most ${INT4_MAX}`);
+    }
+    return { kind: 'job_id', op: '=', value };
   }
   const attribute = attributeTerm(word);
   if (attribute) return attribute;
@@ -86,6 +92,7 @@ function jobTerm(word: string): JobClause {
 }
 
 function parseV1<C>(q: string, term: (word: string) => C): (C | { kind: 'not'; clause: C })[] {
+  checkQueryText(q);
   return splitTerms(q).map(({ word, negated }) => {
     if (word === '') throw new SpecError(QUERY_FIELD, 'a lone ! must be followed by a search term');
     const clause = term(word);

@@ -4,6 +4,9 @@
  */
 import { SpecError, showValue } from './errors';
 import type { CloudfuseMount, FileTransfer, JobSpec, NormalizedResources, ProcessSpec, SecretMount } from './job-spec';
+import { parseImageRef } from './image-ref';
+import { MAX_NAME_LENGTH, MAX_REGIONS, MAX_TIMEOUT_SECONDS, MAX_URL_LENGTH } from './limits';
+import { parseBucketName, parseIoPath, parseMountPath } from './mounts';
 import { choosePool, type PoolDefinition, type ResourceRequest } from './pools';
 import { parseCpu, parseMemory, parseStorageGib } from './resources';
 import {
@@ -30,8 +33,8 @@ export type BunchContext = {
   /** Absolute id of the update's first job group (in-update group n is startJobGroupId + n - 1). */
   startJobGroupId?: number;
   nJobGroupsInUpdate?: number;
-  /** Regions jobs may ask for; when given, any other region is rejected. */
-  regions?: readonly string[];
+  /** The supported regions (GET supported_regions); a job asking for any other is rejected. */
+  regions: readonly string[];
   /** Name of the bunch in error messages; 'bunch' unless the caller says otherwise. */
   path?: string;
 };
@@ -56,6 +59,10 @@ const JOB_KEYS = [
 const CI_USER = 'ci';
 
 const nonEmpty = (v: unknown, f: string) => readString(v, f, { nonEmpty: true });
+const name = (v: unknown, f: string) => readString(v, f, { nonEmpty: true, maxLength: MAX_NAME_LENGTH });
+const url = (v: unknown, f: string) => readString(v, f, { maxLength: MAX_URL_LENGTH });
+/** POSIX's portable environment variable names; anything else cannot be passed to a container as NAME=value. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function parseProcess(value: unknown, field: string): ProcessSpec {
   if (isPlainObject(value) && value.type === 'jvm') {
@@ -71,7 +78,7 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
   }
   return {
     type: 'docker',
-    image: nonEmpty(obj.image, `${field}.image`),
+    image: parseImageRef(readString(obj.image, `${field}.image`, { maxLength: MAX_URL_LENGTH }), `${field}.image`),
     command: readList(obj.command, `${field}.command`, readString),
   };
 }
@@ -85,7 +92,7 @@ function parseResources(
   const obj = value === undefined ? {} : readObject(value, field, keys);
   const cpu = optional(obj, 'cpu');
   const memory = optional(obj, 'memory');
-  const machineType = readOptional(obj, field, 'machine_type', nonEmpty, null);
+  const machineType = readOptional(obj, field, 'machine_type', name, null);
   if (machineType !== null && (cpu !== undefined || memory !== undefined)) {
     throw new SpecError(`${field}.machine_type`, 'machine_type cannot be combined with cpu or memory');
   }
@@ -158,19 +165,25 @@ function parseJobGroupId(obj: Record<string, unknown>, path: string, ctx: BunchC
 
 function parseFileTransfer(value: unknown, field: string): FileTransfer {
   const obj = readObject(value, field, ['from', 'to'], ['from', 'to']);
-  return { from: readString(obj.from, `${field}.from`), to: readString(obj.to, `${field}.to`) };
+  return { from: url(obj.from, `${field}.from`), to: url(obj.to, `${field}.to`) };
+}
+
+/** The container side of a transfer is checked at submission; the other side is the agent's to reach. */
+function transferReader(containerSide: 'from' | 'to') {
+  return (value: unknown, field: string): FileTransfer => {
+    const transfer = parseFileTransfer(value, field);
+    parseIoPath(transfer[containerSide], `${field}.${containerSide}`);
+    return transfer;
+  };
 }
 
 function parseCloudfuse(value: unknown, field: string): CloudfuseMount {
   const keys = ['bucket', 'mount_path', 'read_only'];
   const obj = readObject(value, field, keys, keys);
-  const bucket = nonEmpty(obj.bucket, `${field}.bucket`);
-  const mountPath = nonEmpty(obj.mount_path, `${field}.mount_path`);
+  const bucket = parseBucketName(name(obj.bucket, `${field}.bucket`), `${field}.bucket`);
+  const mountPath = parseMountPath(nonEmpty(obj.mount_path, `${field}.mount_path`), `${field}.mount_path`);
   if (!readBoolean(obj.read_only, `${field}.read_only`)) {
     throw new SpecError(`${field}.read_only`, 'only read-only cloudfuse mounts are supported');
-  }
-  if (mountPath.replace(/\/+$/, '') === '/io') {
-    throw new SpecError(`${field}.mount_path`, "cannot mount at /io; it holds the job's input and output files");
   }
   return { bucket, mount_path: mountPath, read_only: true };
 }
@@ -179,37 +192,47 @@ function parseSecret(value: unknown, field: string): SecretMount {
   const keys = ['namespace', 'name', 'mount_path'];
   const obj = readObject(value, field, keys, keys);
   return {
-    namespace: nonEmpty(obj.namespace, `${field}.namespace`),
-    name: nonEmpty(obj.name, `${field}.name`),
-    mount_path: nonEmpty(obj.mount_path, `${field}.mount_path`),
+    namespace: name(obj.namespace, `${field}.namespace`),
+    name: name(obj.name, `${field}.name`),
+    mount_path: parseMountPath(nonEmpty(obj.mount_path, `${field}.mount_path`), `${field}.mount_path`),
   };
 }
 
 function parseServiceAccount(value: unknown, field: string): { namespace: string; name: string } {
   const obj = readObject(value, field, ['namespace', 'name'], ['namespace', 'name']);
-  return { namespace: nonEmpty(obj.namespace, `${field}.namespace`), name: nonEmpty(obj.name, `${field}.name`) };
+  return { namespace: name(obj.namespace, `${field}.namespace`), name: name(obj.name, `${field}.name`) };
 }
 
 function parseEnv(value: unknown, field: string): { name: string; value: string } {
   const obj = readObject(value, field, ['name', 'value'], ['name', 'value']);
-  return { name: nonEmpty(obj.name, `${field}.name`), value: readString(obj.value, `${field}.value`) };
+  const envName = name(obj.name, `${field}.name`);
+  if (!ENV_NAME.test(envName)) {
+    throw new SpecError(`${field}.name`, `invalid environment variable name ${showValue(envName)}; expected a letter or _, then letters, digits or _`);
+  }
+  return { name: envName, value: readString(obj.value, `${field}.value`) };
 }
 
-function regionsReader(known: readonly string[] | undefined) {
+function regionsReader(supported: readonly string[]) {
   return (value: unknown, field: string): string[] => {
-    const regions = readList(value, field, nonEmpty);
+    if (Array.isArray(value) && value.length > MAX_REGIONS) {
+      throw new SpecError(field, `must list fewer than ${MAX_REGIONS + 1} regions, found ${value.length}`);
+    }
+    const regions = readList(value, field, name);
     if (regions.length === 0) throw new SpecError(field, 'must not be an empty list; leave it out to run anywhere');
-    const unknown = known ? regions.filter((r) => !known.includes(r)) : [];
+    const unknown = regions.filter((r) => !supported.includes(r));
     if (unknown.length > 0) {
-      throw new SpecError(field, `unknown regions ${unknown.join(', ')}; choose from ${(known ?? []).join(', ')}`);
+      throw new SpecError(field, `unknown regions ${unknown.join(', ')}; choose from ${supported.join(', ')}`);
     }
     return regions;
   };
 }
 
-function positiveSeconds(value: unknown, field: string): number {
+function timeoutSeconds(value: unknown, field: string): number {
   const seconds = readNumber(value, field);
   if (seconds <= 0) throw new SpecError(field, `must be a number of seconds > 0, found ${seconds}`);
+  if (seconds > MAX_TIMEOUT_SECONDS) {
+    throw new SpecError(field, `must be at most ${MAX_TIMEOUT_SECONDS} seconds (366 days), found ${seconds}`);
+  }
   return seconds;
 }
 
@@ -258,9 +281,9 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
     always_run: read('always_run', readBoolean, JOB_DEFAULTS.always_run),
     n_max_attempts: read('n_max_attempts', (v, f) => readInteger(v, f, { min: 1 }), JOB_DEFAULTS.n_max_attempts),
     always_copy_output: read('always_copy_output', readBoolean, JOB_DEFAULTS.always_copy_output),
-    timeout: read('timeout', positiveSeconds, null),
-    input_files: list('input_files', parseFileTransfer),
-    output_files: list('output_files', parseFileTransfer),
+    timeout: read('timeout', timeoutSeconds, null),
+    input_files: list('input_files', transferReader('to')),
+    output_files: list('output_files', transferReader('from')),
     regions: read('regions', regionsReader(ctx.regions), null),
     job_group_id: parseJobGroupId(obj, path, ctx),
     port: read('port', (v, f) => readInteger(v, f, { min: 1, max: 65535 }), null),
@@ -272,7 +295,7 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
   const fuseKey = optional(obj, 'gcsfuse') !== undefined ? 'gcsfuse' : 'cloudfuse';
   const extras: Partial<JobSpec> = {
     cloudfuse: read(fuseKey, (v, f) => readList(v, f, parseCloudfuse), undefined),
-    requester_pays_project: read('requester_pays_project', nonEmpty, undefined),
+    requester_pays_project: read('requester_pays_project', name, undefined),
     user_code: read('user_code', readString, undefined),
     mount_tokens: read('mount_tokens', readBoolean, undefined),
     network: read('network', parseNetwork, undefined),

@@ -2,12 +2,19 @@
  * The wire specs of batch creation, updates and job bunches (hail-batch-api §2), validated and
  * normalized. Every failure is a SpecError naming the field, which the API answers with 400.
  */
+import { parseProjectName } from './accounts';
 import { SpecError } from './errors';
 import type { JobSpec } from './job-spec';
+import { INT4_MAX, MAX_NAME_LENGTH } from './limits';
 import { parseJob, type BunchContext } from './spec-job';
+import { parseHttpUrl } from './urls';
 import { fieldPath, readInteger, readObject, readOptional, readString, readStringMap } from './wire';
 
 export { JOB_DEFAULTS, type BunchContext } from './spec-job';
+
+const readToken = (v: unknown, f: string) => readString(v, f, { nonEmpty: true, maxLength: MAX_NAME_LENGTH });
+/** The service POSTs to a batch's callback when it completes: only http(s) URLs. */
+const readCallback = (v: unknown, f: string) => parseHttpUrl(readString(v, f, { nonEmpty: true }), f);
 
 export type BatchSpec = {
   billing_project: string;
@@ -39,11 +46,11 @@ export function parseBatchSpec(body: unknown, path = ''): BatchSpec {
   const at = (key: string) => fieldPath(path, key);
   const atLeast = (min: number) => (v: unknown, f: string) => readInteger(v, f, { min });
   return {
-    billing_project: readString(obj.billing_project, at('billing_project'), { nonEmpty: true }),
+    billing_project: parseProjectName(readString(obj.billing_project, at('billing_project'), { nonEmpty: true }), at('billing_project')),
     n_jobs: readInteger(obj.n_jobs, at('n_jobs'), { min: 0 }),
-    token: readString(obj.token, at('token'), { nonEmpty: true }),
+    token: readToken(obj.token, at('token')),
     attributes: readOptional(obj, path, 'attributes', readStringMap, {}),
-    callback: readOptional(obj, path, 'callback', (v, f) => readString(v, f, { nonEmpty: true }), null),
+    callback: readOptional(obj, path, 'callback', readCallback, null),
     cancel_after_n_failures: readOptional(obj, path, 'cancel_after_n_failures', atLeast(1), null),
     n_job_groups: readOptional(obj, path, 'n_job_groups', atLeast(0), 0),
   };
@@ -54,7 +61,7 @@ export function parseUpdateSpec(body: unknown, path = ''): UpdateSpec {
   const obj = readObject(body, path, ['token', 'n_jobs', 'n_job_groups'], ['token', 'n_jobs']);
   const at = (key: string) => fieldPath(path, key);
   const spec: UpdateSpec = {
-    token: readString(obj.token, at('token'), { nonEmpty: true }),
+    token: readToken(obj.token, at('token')),
     n_jobs: readInteger(obj.n_jobs, at('n_jobs'), { min: 0 }),
     n_job_groups: readOptional(obj, path, 'n_job_groups', (v, f) => readInteger(v, f, { min: 0 }), 0),
   };
@@ -71,6 +78,13 @@ export function parseUpdateSpec(body: unknown, path = ''): UpdateSpec {
  */
 export function parseJobBunch(bunch: unknown, ctx: BunchContext): JobSpec[] {
   const path = ctx.path ?? 'bunch';
+  const lastJobId = ctx.startJobId + ctx.nJobsInUpdate - 1;
+  if (lastJobId > INT4_MAX) {
+    throw new SpecError(
+      'n_jobs',
+      `this update's ${ctx.nJobsInUpdate} jobs would take job ids up to ${lastJobId}, past the largest job id ${INT4_MAX}`,
+    );
+  }
   if (!Array.isArray(bunch)) throw new SpecError(path, 'expected a list of job specs');
   const specs: JobSpec[] = [];
   let expected: number | null = null;

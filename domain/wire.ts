@@ -5,6 +5,7 @@
  * was expected in the user's own terms.
  */
 import { SpecError, showValue } from './errors';
+import { INT4_MAX, INT4_MIN, MAX_NAME_LENGTH, MAX_TEXT_LENGTH, unstorableText } from './limits';
 
 export function fieldPath(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
@@ -64,9 +65,19 @@ export function readOptional<T, D>(
   return value === undefined ? fallback : read(value, fieldPath(path, key));
 }
 
-export function readString(value: unknown, field: string, opts: { nonEmpty?: boolean } = {}): string {
+export type StringOptions = { nonEmpty?: boolean; maxLength?: number };
+
+/**
+ * A string PostgreSQL can store (no NUL, no lone surrogate), at most `maxLength` UTF-16 units
+ * (MAX_TEXT_LENGTH unless told).
+ */
+export function readString(value: unknown, field: string, opts: StringOptions = {}): string {
   if (typeof value !== 'string') throw new SpecError(field, `expected a string, found ${kindOf(value)}`);
   if (opts.nonEmpty && value.length === 0) throw new SpecError(field, 'must not be empty');
+  const max = opts.maxLength ?? MAX_TEXT_LENGTH;
+  if (value.length > max) throw new SpecError(field, `must be at most ${max} characters long, found ${value.length}`);
+  const problem = unstorableText(value);
+  if (problem !== null) throw new SpecError(field, problem);
   return value;
 }
 
@@ -75,16 +86,18 @@ export function readBoolean(value: unknown, field: string): boolean {
   return value;
 }
 
+/**
+ * An integer within [min, max]. Unless told otherwise the bounds are those of a PostgreSQL
+ * integer column, which is where every wire integer of the specs ends up.
+ */
 export function readInteger(value: unknown, field: string, opts: { min?: number; max?: number } = {}): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     throw new SpecError(field, `expected an integer, found ${kindOf(value)}`);
   }
-  if (opts.min !== undefined && value < opts.min) {
-    throw new SpecError(field, `must be at least ${opts.min}, found ${value}`);
-  }
-  if (opts.max !== undefined && value > opts.max) {
-    throw new SpecError(field, `must be at most ${opts.max}, found ${value}`);
-  }
+  const min = opts.min ?? INT4_MIN;
+  const max = opts.max ?? INT4_MAX;
+  if (value < min) throw new SpecError(field, `must be at least ${min}, found ${value}`);
+  if (value > max) throw new SpecError(field, `must be at most ${max}, found ${value}`);
   return value;
 }
 
@@ -100,8 +113,22 @@ export function readList<T>(value: unknown, field: string, item: (value: unknown
   return value.map((v, i) => item(v, `${field}[${i}]`));
 }
 
-/** A str→str map. Built with fromEntries so a '__proto__' key stays an ordinary key. */
+/**
+ * A str→str map. Built with fromEntries so a '__proto__' key stays an ordinary key. Keys are
+ * stored too (jsonb object keys), so they follow the string rules; a bad key is reported on
+ * the map itself, since the key cannot be shown as a field path.
+ */
 export function readStringMap(value: unknown, field: string): Record<string, string> {
   if (!isPlainObject(value)) throw new SpecError(field, `expected an object of strings, found ${kindOf(value)}`);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, readString(v, fieldPath(field, k))]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      try {
+        readString(k, field, { maxLength: MAX_NAME_LENGTH });
+      } catch (e) {
+        if (e instanceof SpecError) throw new SpecError(field, `key ${showValue(k)} ${e.detail}`);
+        throw e;
+      }
+      return [k, readString(v, fieldPath(field, k))];
+    }),
+  );
 }

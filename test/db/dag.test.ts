@@ -31,7 +31,7 @@ async function batchWith(parents: number[][], opts: { alwaysRun?: number[] } = {
     in_update_parent_ids: ps,
     always_run: opts.alwaysRun?.includes(i + 1) ?? false,
   }));
-  await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: update.startJobId, nJobsInUpdate: parents.length, pools, user: 'u' }));
+  await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: update.startJobId, nJobsInUpdate: parents.length, pools, user: 'u', regions: ['local'] }));
   await commitUpdate(db, batch.id, update.updateId, 2);
   return batch.id;
 }
@@ -114,7 +114,7 @@ describe('the DAG walk', () => {
       { job_id: 1, process: { type: 'docker', image: 'x', command: ['true'] }, absolute_parent_ids: [1] },
       { job_id: 2, process: { type: 'docker', image: 'x', command: ['true'] }, absolute_parent_ids: [2] },
     ];
-    await insertJobs(db, b, u.updateId, parseJobBunch(bunch, { startJobId: u.startJobId, nJobsInUpdate: 2, pools, user: 'u' }));
+    await insertJobs(db, b, u.updateId, parseJobBunch(bunch, { startJobId: u.startJobId, nJobsInUpdate: 2, pools, user: 'u', regions: ['local'] }));
     await commitUpdate(db, b, u.updateId, 5);
     expect(await states(b)).toEqual(['Success', 'Failed', 'Ready', 'Cancelled']);
   });

@@ -31,7 +31,7 @@ async function batchOf(user: string, specs: Record<string, unknown>[], opts: { c
   const { batch } = await createBatch(db, { user, billingProject: 'p', token: `t${++seq}`, attributes: {}, callback: null, cancelAfterNFailures: null }, 1);
   const update = await createUpdate(db, batch.id, `t${seq}`, specs.length, 1);
   const bunch = specs.map((s, i) => ({ job_id: i + 1, process: { type: 'docker', image: 'x', command: ['true'] }, ...s }));
-  await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: 1, nJobsInUpdate: specs.length, pools, user }));
+  await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: 1, nJobsInUpdate: specs.length, pools, user, regions: ['local', 'us-east1', 'us-west1'] }));
   await commitUpdate(db, batch.id, update.updateId, 2);
   if (opts.claim ?? true) await claimReadyJobs(db, batch.id, `claim-${seq}`, 1000);
   return batch.id;

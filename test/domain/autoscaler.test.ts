@@ -170,6 +170,28 @@ describe('validatePoolConfig', () => {
     expect(errors.find((e) => e.field === 'min_instances')?.message).toBe('must be at most max_live_instances (20)');
   });
 
+  it('bounds every field by what its columns hold: cores in int4 mcpu, the rest in int4', () => {
+    expect(validatePoolConfig({ ...DEFAULT_POOL_CONFIG, worker_cores: 2147483, standing_worker_cores: 4 })).toEqual([]);
+    expect(validatePoolConfig({ ...DEFAULT_POOL_CONFIG, worker_cores: 2147484, standing_worker_cores: 4 })).toEqual([
+      { field: 'worker_cores', message: 'must be at most 2147483' },
+    ]);
+    const huge = validatePoolConfig({
+      ...DEFAULT_POOL_CONFIG,
+      worker_cores: 2 ** 53 - 1,
+      standing_worker_cores: 2 ** 40,
+      max_live_instances: 2 ** 31,
+      max_instances: 2 ** 31,
+      autoscaler_loop_period_secs: 2 ** 31,
+    });
+    expect(huge.map((e) => e.field).sort()).toEqual([
+      'autoscaler_loop_period_secs',
+      'max_instances',
+      'max_live_instances',
+      'standing_worker_cores',
+      'worker_cores',
+    ]);
+  });
+
   it('reports missing fields and standing workers larger than pool workers', () => {
     expect(validatePoolConfig({}).length).toBe(11);
     expect(validatePoolConfig({ ...DEFAULT_POOL_CONFIG, standing_worker_cores: 32 })).toEqual([

@@ -46,6 +46,8 @@ describe('parseNewRate', () => {
     [{ product: 'service-fee', rate: '1' }, 'rate'],
     [{ product: 'service-fee', rate: Number.POSITIVE_INFINITY }, 'rate'],
     [{ product: 'service-fee', rate: 1, version: 3 }, 'version'],
+    [{ product: 'fee\u0000', rate: 1 }, 'product'],
+    [{ product: 'fee\uD800', rate: 1 }, 'product'],
   ])('refuses %j naming %s', (body, field) => {
     try {
       parseNewRate(body);

@@ -6,7 +6,7 @@ import { GIB, MIB } from '../../domain/resources';
 import { parseJobBunch, type BunchContext } from '../../domain/spec';
 import { specError } from './spec-error';
 
-const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice' };
+const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice', regions: ['us-central1', 'us-east1'] };
 const docker = { type: 'docker', image: 'ubuntu:24.04', command: ['echo', 'hi'] };
 const job = (job_id: number, extra: Record<string, unknown> = {}) => ({ job_id, process: docker, ...extra });
 

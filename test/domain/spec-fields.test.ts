@@ -3,7 +3,7 @@ import { DEFAULT_POOLS } from '../../domain/pools';
 import { parseJobBunch, type BunchContext } from '../../domain/spec';
 import { specError } from './spec-error';
 
-const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice' };
+const ctx: BunchContext = { startJobId: 1, nJobsInUpdate: 10, pools: DEFAULT_POOLS, user: 'alice', regions: ['us-central1', 'us-east1'] };
 const docker = { type: 'docker', image: 'ubuntu:24.04', command: ['true'] };
 
 function one(extra: Record<string, unknown>, c: Partial<BunchContext> = {}) {
