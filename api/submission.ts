@@ -50,6 +50,12 @@ export async function validateBunch(
 
 /** Every host file a job names must lie in its billing project's storage roots (400 naming the field). */
 async function checkStorage(s: Services, caller: Caller, specs: JobSpec[], billingProject: string | undefined): Promise<void> {
+  // Local mode has no buckets, and a mount the agent silently skipped would only mislead.
+  const fused = specs.findIndex((j) => (j.cloudfuse?.length ?? 0) > 0);
+  if (fused >= 0) {
+    const field = `bunch[${fused}].cloudfuse[0].bucket`;
+    throw new ApiError('invalid_request', `${field}: buckets cannot be mounted in local mode`, field);
+  }
   if (specs.every((j) => j.input_files.length === 0 && j.output_files.length === 0)) return;
   const projects =
     billingProject !== undefined

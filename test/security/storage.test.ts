@@ -91,6 +91,11 @@ describe('submission', () => {
     }
   });
 
+  it('refuses cloudfuse mounts: there are no buckets in local mode', async () => {
+    const res = await createFast([job(1, ['true']), job(2, ['true'], { cloudfuse: [{ bucket: 'b', mount_path: '/mnt/b', read_only: true }] })]);
+    expect(await refusedField(res)).toBe('bunch[1].cloudfuse[0].bucket');
+  });
+
   it('refuses the same on the create, jobs/create and commit path', async () => {
     const created = await s.api('/api/v1alpha/batches/create', {
       method: 'POST',
