@@ -151,7 +151,7 @@ async function buildTask(
     };
   }
   const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);
-  if (!plan.ok) return { refused: plan.error };
+  if (!plan.ok) return { refused: `refused: ${plan.error}` };
   const project = a.request.billing_project;
   const allowed = await allowTransfers(name, plan.transfers, {
     roots: storage.rootsFor(project),

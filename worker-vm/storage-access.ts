@@ -29,7 +29,7 @@ export async function allowTransfers(
 ): Promise<AllowedTransfers> {
   const { owner } = storage;
   const realRoots = await resolveRoots(storage.roots);
-  if (realRoots.length === 0) return { ok: false, error: 'this job has no storage roots (unknown billing project)' };
+  if (realRoots.length === 0) return { ok: false, error: 'refused: this job has no storage roots (unknown billing project)' };
   const resolved: Transfer[] = [];
   for (const t of transfers) {
     const checked = await confineLocation(t.hostPath, realRoots);

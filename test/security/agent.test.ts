@@ -3,6 +3,8 @@
  * HTTP API, hostile bodies, paths and names, and timeouts longer than Node's timers. Each bad
  * job ends in Error with Hail's short error, and the same agent then runs the next job.
  */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJob, createRequest, ensureDocker, getLog, jobSpec, post, startTestAgent, stopTestAgent, type TestAgent } from '../worker-vm/helpers';
 
@@ -66,6 +68,34 @@ describe('a docker agent and hostile jobs', () => {
     expect((await fetch(`${t.agent.url}/api/v1alpha/batches/1/jobs/1/log/status`)).status).toBe(400);
     expect((await fetch(`${t.agent.url}/api/v1alpha/batches/1e3/jobs/1/status`)).status).toBe(400);
     expect((await fetch(`${t.agent.url}/api/v1alpha/batches/x/jobs/1/delete`, { method: 'DELETE' })).status).toBe(400);
+    await runsNextJob(t);
+  });
+
+  it('refuses at copy time what the billing project of the dispatch may not use', async () => {
+    const storage = path.join(t.dataDir, 'storage');
+    mkdirSync(path.join(storage, 'other'), { recursive: true });
+    writeFileSync(path.join(storage, 'other', 'secret.txt'), 'not for test\n');
+    const cases: [Partial<ReturnType<typeof createRequest>>, Record<string, unknown>, 'input' | 'output'][] = [
+      [{}, { input_files: [{ from: `${storage}/other/secret.txt`, to: '/io/s' }] }, 'input'],
+      [{}, { input_files: [{ from: `${storage}/test/../other/secret.txt`, to: '/io/s' }] }, 'input'],
+      [{ billing_project: '..' }, { input_files: [{ from: `${storage}/other/secret.txt`, to: '/io/s' }] }, 'input'],
+      [{ billing_project: '' }, { input_files: [{ from: `${storage}/other/secret.txt`, to: '/io/s' }] }, 'input'],
+      [{}, { output_files: [{ from: '/io/x', to: `${storage}/test` }] }, 'output'],
+      [{}, { output_files: [{ from: '/io/x', to: `${storage}/other/planted.txt` }] }, 'output'],
+      [{}, { input_files: [{ from: 'gs://bucket/x', to: '/io/x' }] }, 'input'],
+    ];
+    for (const [over, files, container] of cases) {
+      const body = { ...createRequest(jobSpec({ command: sh('cat /io/s 2>/dev/null; echo x > /io/x'), ...files })), ...over };
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status.state, JSON.stringify(files)).toBe('error');
+      expect(done.status.status.container_statuses[container].state).toBe('error');
+      expect((await getLog(t, body.batch_id, 1, container)).text).toMatch(/^refused: /);
+      // An input refused: main never ran, so nothing of the secret reached any log.
+      if (container === 'input') expect(done.status.status.container_statuses.main).toBeUndefined();
+      else expect((await getLog(t, body.batch_id, 1, 'main')).text).not.toContain('not for test');
+    }
+    expect(readdirSync(path.join(storage, 'other'))).toEqual(['secret.txt']);
     await runsNextJob(t);
   });
 

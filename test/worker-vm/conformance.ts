@@ -208,6 +208,25 @@ export function executorConformance(
       expect((await getLog(t, body.batch_id, 1, 'input')).text).toMatch(/no such file/i);
     });
 
+    it('never copies a link out of /io into a storage root', async () => {
+      const outDir = path.join(storageRoot(), 'links', kind);
+      const spec = jobSpec({
+        command: sh(`ln -s /etc ${IO}/link; mkdir ${IO}/tree; echo a > ${IO}/tree/a; ln -s /etc/shadow ${IO}/tree/shadow`),
+        output_files: [
+          { from: '/io/link', to: `${outDir}/link` },
+          { from: '/io/tree', to: `${outDir}/tree` },
+        ],
+      });
+      const body = createRequest(spec);
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status.state).toBe('failed');
+      expect(done.status.status.container_statuses.output.state).toBe('failed');
+      expect((await getLog(t, body.batch_id, 1, 'output')).text).toMatch(/refused: .*link is not a regular file or directory/);
+      expect(existsSync(path.join(outDir, 'link'))).toBe(false);
+      expect(existsSync(path.join(outDir, 'tree'))).toBe(false);
+    });
+
     it('gives main the spec env and the HAIL_* variables', async () => {
       const spec = jobSpec({ command: sh('env | grep -E "^(HAIL_|FOO=)" | sort'), env: [{ name: 'FOO', value: 'bar baz' }] });
       const body = { ...createRequest(spec, { job_id: 4, attempt_id: 'att-9' }), job_group_id: 2 };

@@ -8,6 +8,7 @@ import { CpuSemaphore } from '../../worker-vm/cpu-semaphore';
 import { parseJobCreateRequest } from '../../worker-vm/create-request';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from '../../worker-vm/status';
 import { planTransfers } from '../../worker-vm/transfers';
+import { copierScript } from '../../worker-vm/executors/copier-script';
 import { isImageReference } from '../../worker-vm/image-reference';
 import { setLongTimeout } from '../../worker-vm/long-timer';
 import { loadConfig, rootsFor } from '../../config/index';
@@ -214,5 +215,27 @@ describe('storage roots', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('copier script', () => {
+  it('mounts each input alone, read-only, and each output through its parent; nothing else', () => {
+    const { mounts, script } = copierScript('input', [
+      { hostPath: '/etc', ioPath: 'missing-is-fine' },
+      { hostPath: '/no/such/input', ioPath: 'x' },
+    ]);
+    expect(mounts).toEqual([{ Type: 'bind', Source: '/etc', Target: '/hail-in/0', ReadOnly: true }]);
+    expect(script).toMatch(/No such file or directory/);
+    const out = copierScript('output', [
+      { hostPath: '/data/storage/p/a/one.txt', ioPath: 'one' },
+      { hostPath: '/data/storage/p/a/two.txt', ioPath: 'two' },
+      { hostPath: "/data/storage/p/b/it's.txt", ioPath: 'three' },
+    ]);
+    expect(out.mounts).toEqual([
+      { Type: 'bind', Source: '/data/storage/p/a', Target: '/hail-out/0', ReadOnly: false },
+      { Type: 'bind', Source: '/data/storage/p/b', Target: '/hail-out/1', ReadOnly: false },
+    ]);
+    expect(out.mounts.map((m) => m.Source)).not.toContain('/');
+    expect(out.script).toContain(`cp -R '/io/three' '/hail-out/1/it'\\''s.txt'`);
   });
 });
