@@ -85,7 +85,10 @@ function parseStorageRoots(value: string): StorageRoot[] | null {
     const project = entry.slice(0, eq);
     const dir = entry.slice(eq + 1);
     if (eq < 0 || (project !== '*' && !PROJECT_NAME.test(project)) || !path.posix.isAbsolute(dir) || dir.includes('\0')) return null;
-    roots.push({ project, path: path.posix.resolve(dir) });
+    const resolved = path.posix.resolve(dir);
+    // A root of / would hand every job the whole host.
+    if (resolved === '/') return null;
+    roots.push({ project, path: resolved });
   }
   return roots;
 }

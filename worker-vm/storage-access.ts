@@ -4,7 +4,7 @@
  * refused unless inside the job's roots; nothing is copied unless every path passes. Output
  * directories are made here, owned by the storage owner the copier runs as.
  */
-import { chown, lchown, lstat, mkdir, readdir, realpath } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { confineLocation, isWithin, resolveRoots } from '../storage/confine';
 import type { Transfer } from './executors/executor';
@@ -97,20 +97,19 @@ async function mkdirOwned(dir: string, owner: Owner): Promise<void> {
 
 /**
  * Hands a tree the agent owns (an attempt's /io) to the storage owner so the unprivileged
- * copier can read and write it. Links are changed themselves, never followed.
+ * copier can read and write it: owned by it, and readable (directories also searchable) by
+ * it whatever mode main left. Links are changed themselves, never followed. Main has exited
+ * by then, so nothing swaps an entry for a link while this walks.
  */
 export async function handOver(dir: string, owner: Owner): Promise<void> {
   if (!owner) return;
   const st = await lstat(dir);
-  await chownLink(dir, owner);
-  if (!st.isDirectory()) return;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) await handOver(p, owner);
-    else await chownLink(p, owner);
+  await lchown(dir, owner.uid, owner.gid);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    await chmod(dir, (st.mode & 0o7777) | 0o700);
+    for (const entry of await readdir(dir)) await handOver(path.join(dir, entry), owner);
+  } else if (st.isFile()) {
+    await chmod(dir, (st.mode & 0o7777) | 0o600);
   }
-}
-
-async function chownLink(p: string, owner: NonNullable<Owner>): Promise<void> {
-  await lchown(p, owner.uid, owner.gid);
 }

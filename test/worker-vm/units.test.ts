@@ -171,7 +171,7 @@ describe('storage roots', () => {
     expect(config.storage.rootsFor('alpha')).toEqual(['/data/storage/alpha', '/srv/alpha', '/srv/shared']);
     expect(rootsFor(config.storage, 'beta')).toEqual(['/data/storage/beta', '/srv/shared']);
     for (const hostile of ['', '..', '.', 'a/b', '../x', '*']) expect(rootsFor(config.storage, hostile)).toEqual([]);
-    for (const bad of ['alpha', 'alpha=rel/path', '../x=/abs', 'a b=/x']) {
+    for (const bad of ['alpha', 'alpha=rel/path', '../x=/abs', 'a b=/x', '*=/', 'p=/tmp/..']) {
       expect(() => loadConfig({ HB_STORAGE_ROOTS: bad })).toThrow(/HB_STORAGE_ROOTS/);
     }
   });
