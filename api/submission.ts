@@ -14,6 +14,9 @@ import { listPools } from '../db/queries/pools';
 import { poolDefinition } from '../domain/pool-config';
 import type { PoolDefinition } from '../domain/pools';
 import { and, eq } from 'drizzle-orm';
+import { listProjects } from '../db/queries/billing-projects';
+import { firstStorageViolation } from '../storage/confine';
+import { ApiError } from './errors';
 
 /**
  * The pools jobs are chosen and rounded against: the stored configs, so an admin's change of
@@ -27,21 +30,46 @@ export async function submissionPools(s: Services): Promise<readonly PoolDefinit
   return [...defs.filter((d) => d.name === d.worker_type), ...defs.filter((d) => d.name !== d.worker_type)];
 }
 
+/**
+ * `billingProject` is the batch's; a caller that does not pass it gets the looser check
+ * against every project the caller may submit to, and the agent's copy-time check does the rest.
+ */
 export async function validateBunch(
   s: Services,
   caller: Caller,
   bunch: unknown,
   startJobId: number,
   nJobs: number,
+  billingProject?: string,
 ): Promise<JobSpec[]> {
   const pools = await submissionPools(s);
   const regions = supportedRegions(s);
-  return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username, regions });
+  const specs = parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username, regions });
+  await checkStorage(s, caller, specs, billingProject);
+  return specs;
 }
 
 /** What GET supported_regions answers: a job asking for any other region could never be placed. */
 export function supportedRegions(s: Services): readonly string[] {
   return [s.config.region];
+}
+
+/** Every host file a job names must lie in its billing project's storage roots (400 naming the field). */
+async function checkStorage(s: Services, caller: Caller, specs: JobSpec[], billingProject: string | undefined): Promise<void> {
+  // Local mode has no buckets, and a mount the agent silently skipped would only mislead.
+  const fused = specs.findIndex((j) => (j.cloudfuse?.length ?? 0) > 0);
+  if (fused >= 0) {
+    const field = `bunch[${fused}].cloudfuse[0].bucket`;
+    throw new ApiError('invalid_request', `${field}: buckets cannot be mounted in local mode`, field);
+  }
+  if (specs.every((j) => j.input_files.length === 0 && j.output_files.length === 0)) return;
+  const projects =
+    billingProject !== undefined
+      ? [billingProject]
+      : (await listProjects(s.db, caller.isAdmin ? {} : { member: caller.username })).map((p) => p.name);
+  const roots = projects.flatMap((p) => s.config.storage.rootsFor(p));
+  const violation = await firstStorageViolation(specs, roots);
+  if (violation) throw new ApiError('invalid_request', `${violation.field}: ${violation.message}`, violation.field);
 }
 
 /**
@@ -64,7 +92,7 @@ export async function submitBunch(
   bunch: unknown,
 ): Promise<{ updateId: number | null; startJobId: number | null }> {
   if (update.n_jobs === 0) {
-    await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0);
+    await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0, batch.billingProject);
     return { updateId: null, startJobId: null };
   }
   // Validate before reserving anything, against the ids this update will get (or got, on a retry).
@@ -73,11 +101,11 @@ export async function submitBunch(
     .from(batchUpdates)
     .where(and(eq(batchUpdates.batchId, batch.id), eq(batchUpdates.token, update.token)));
   let start = prior?.startJobId ?? batch.nReservedJobs + 1;
-  let specs = await validateBunch(s, caller, bunch, start, update.n_jobs);
+  let specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject);
   const row = prior ?? (await createUpdate(s.db, batch.id, update.token, update.n_jobs, Date.now()));
   if (row.startJobId !== start) {
     start = row.startJobId;
-    specs = await validateBunch(s, caller, bunch, start, update.n_jobs);
+    specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject);
   }
   await insertJobs(s.db, batch.id, row.updateId, specs);
   await commitAndWake(s, batch, row.updateId);

@@ -57,7 +57,63 @@ const EnvSchema = z.object({
   HB_COPIER_IMAGE: z.string().default('hail-batch-busybox:latest'),
   HB_DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
   HB_AGENT_HEARTBEAT_MS: positiveInt.default(5000),
+
+  /**
+   * More storage roots besides every billing project's own `<data dir>/storage/<project>`:
+   * comma-separated `project=/abs/path` or `*=/abs/path` (`*`: every billing project).
+   */
+  HB_STORAGE_ROOTS: z
+    .string()
+    .default('')
+    .refine((v) => parseStorageRoots(v) !== null, 'expected project=/abs/path or *=/abs/path, comma-separated'),
+  /** The host uid:gid the copier runs as and output files belong to, when the agent is root. */
+  HB_STORAGE_UID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
+  HB_STORAGE_GID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
 });
+
+/** One configured storage root: the billing project it serves (`*` for all) and its path. */
+export type StorageRoot = { project: string; path: string };
+
+// The billing project grammar (domain/accounts.ts): a name that is one safe path segment.
+const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+function parseStorageRoots(value: string): StorageRoot[] | null {
+  const roots: StorageRoot[] = [];
+  for (const entry of value.split(',').map((e) => e.trim())) {
+    if (entry === '') continue;
+    const eq = entry.indexOf('=');
+    const project = entry.slice(0, eq);
+    const dir = entry.slice(eq + 1);
+    if (eq < 0 || (project !== '*' && !PROJECT_NAME.test(project)) || !path.posix.isAbsolute(dir) || dir.includes('\0')) return null;
+    const resolved = path.posix.resolve(dir);
+    // A root of / would hand every job the whole host.
+    if (resolved === '/') return null;
+    roots.push({ project, path: resolved });
+  }
+  return roots;
+}
+
+export type StorageConfig = {
+  /** Parent of every billing project's default root. */
+  defaultBase: string;
+  /** The configured extra roots (HB_STORAGE_ROOTS). */
+  roots: StorageRoot[];
+  /** Who the copier runs as and who owns copied-out files, when the agent runs as root. */
+  owner: { uid: number; gid: number };
+  /** The roots a job of `project` may read and write (see rootsFor). */
+  rootsFor(project: string): string[];
+};
+
+/**
+ * The storage roots of a billing project: its default root, then the configured ones for it
+ * or for every project. A name that is not a billing project name has no roots at all, so a
+ * hostile name can never turn into a path such as `<data dir>/storage/..`.
+ */
+export function rootsFor(storage: Pick<StorageConfig, 'defaultBase' | 'roots'>, project: string): string[] {
+  if (!PROJECT_NAME.test(project)) return [];
+  const configured = storage.roots.filter((r) => r.project === '*' || r.project === project).map((r) => r.path);
+  return [path.join(storage.defaultBase, project), ...configured];
+}
 
 export type Executor = 'docker' | 'process';
 
@@ -119,7 +175,13 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       heartbeatMs: e.HB_AGENT_HEARTBEAT_MS,
       scratchDir: path.join(dataDir, 'agents', e.HB_AGENT_NAME ?? 'agent'),
     },
+    storage: storageConfig(dataDir, e),
   };
+}
+
+function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageConfig {
+  const base = { defaultBase: path.join(dataDir, 'storage'), roots: parseStorageRoots(e.HB_STORAGE_ROOTS) ?? [] };
+  return { ...base, owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID }, rootsFor: (project) => rootsFor(base, project) };
 }
 
 export class ConfigError extends Error {}

@@ -19,6 +19,7 @@ import { ProcessExecutor } from './executors/process';
 import { createLogger, type Logger } from './logger';
 import { sleep } from './retry';
 import { createAgentApp } from './server';
+import type { Owner } from './storage-access';
 
 export type RunningAgent = {
   name: string;
@@ -44,7 +45,9 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
   if (!activationToken) throw new Error('agent needs an activation token (HB_AGENT_ACTIVATION_TOKEN)');
   const log = overrides.log ?? createLogger(name, config.logLevel);
 
-  const executor = overrides.executor ?? createExecutor(config);
+  // Root hands copied files to the storage owner; any other user is unprivileged already.
+  const owner = process.getuid?.() === 0 ? config.storage.owner : null;
+  const executor = overrides.executor ?? createExecutor(config, owner);
   await executor.prepare();
   const orphans = await executor.removeOrphans(name);
   if (orphans > 0) log.warn('removed containers left by an earlier run', { count: orphans });
@@ -61,22 +64,28 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
     executor,
     semaphore: new CpuSemaphore(settings.cores * 1000),
     store: overrides.store ?? new LocalDirObjectStore(config.objectStoreDir),
+    storage: { rootsFor: config.storage.rootsFor, defaultBase: config.storage.defaultBase, owner },
     client,
     log,
   });
 
   let stopping = false;
-  const app = createAgentApp({ name, attempts, isStopping: () => stopping });
-  const { server, port } = await listen(app.fetch, settings.host, settings.port ?? 0);
+  const app = createAgentApp({ name, attempts, isStopping: () => stopping, maxBodyBytes: config.api.bodyLimitBytes, log });
+  const { server, port } = await listen(app.fetch, settings.host, settings.port ?? 0, log);
   const url = `http://${urlHost(settings.host)}:${port}`;
 
   const activated = (async () => {
     const ok = await client.activate({ ip_address: ipAddress(settings.host), port });
     if (!ok) return false;
     log.info('activated', { url });
-    void heartbeats(client, attempts, settings.heartbeatMs, lifetime.signal);
+    void heartbeats(client, attempts, settings.heartbeatMs, lifetime.signal).catch((err: unknown) =>
+      log.error('heartbeats stopped', { error: String(err) }),
+    );
     return true;
-  })();
+  })().catch((err: unknown) => {
+    log.error('activation failed', { error: String(err) });
+    return false;
+  });
 
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -93,9 +102,14 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
   return { name, url, port, activated, attempts, stop };
 }
 
-function createExecutor(config: Config): Executor {
-  if (config.agent.executor === 'process') return new ProcessExecutor();
-  return new DockerExecutor(new Docker({ socketPath: config.agent.dockerSocket }), { copierImage: config.agent.copierImage });
+function createExecutor(config: Config, owner: Owner): Executor {
+  if (config.agent.executor === 'process') return new ProcessExecutor(owner);
+  const copierUser = owner ?? { uid: process.getuid?.() ?? 65534, gid: process.getgid?.() ?? 65534 };
+  return new DockerExecutor(new Docker({ socketPath: config.agent.dockerSocket }), {
+    copierImage: config.agent.copierImage,
+    copierUser,
+    owner,
+  });
 }
 
 async function heartbeats(client: DriverClient, attempts: Attempts, everyMs: number, signal: AbortSignal): Promise<void> {
@@ -105,10 +119,24 @@ async function heartbeats(client: DriverClient, attempts: Attempts, everyMs: num
   }
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<{ server: Server; port: number }> {
+function listen(
+  fetch: Parameters<typeof serve>[0]['fetch'],
+  hostname: string,
+  port: number,
+  log: Logger,
+): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, (info: AddressInfo) => resolve({ server, port: info.port })) as Server;
-    server.once('error', reject);
+    let listening = false;
+    const server = serve({ fetch, hostname, port }, (info: AddressInfo) => {
+      listening = true;
+      resolve({ server, port: info.port });
+    }) as Server;
+    // Before listening an error means no agent; after it, one bad connection is only logged.
+    server.on('error', (err) => (listening ? log.error('server error', { error: String(err) }) : reject(err)));
+    server.on('clientError', (err, socket) => {
+      log.debug('bad client request', { error: String(err) });
+      socket.destroy();
+    });
   });
 }
 

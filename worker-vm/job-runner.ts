@@ -13,10 +13,19 @@ import type { DriverClient } from './driver-client';
 import type { ContainerResult, ContainerTask, Executor } from './executors/executor';
 import type { Logger } from './logger';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from './status';
+import { allowTransfers, type Owner } from './storage-access';
 import { planTransfers } from './transfers';
+
+/** What the agent knows of storage: the config's roots per billing project, and the owner. */
+export type AgentStorage = {
+  rootsFor(project: string): string[];
+  defaultBase: string;
+  owner: Owner;
+};
 
 export type RunnerDeps = {
   executor: Executor;
+  storage: AgentStorage;
   semaphore: CpuSemaphore;
   store: ObjectStore;
   client: DriverClient;
@@ -95,7 +104,7 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   await mkdir(path.dirname(logPath), { recursive: true });
   await writeFile(logPath, '');
 
-  const task = buildTask(a, name, logPath, (state, timing) => {
+  const task = await buildTask(a, name, logPath, deps.storage, (state, timing) => {
     status.state = state;
     status.timing = timing;
     // Billing starts when main does, not when inputs start downloading: report main's own start.
@@ -105,10 +114,10 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
     }
   });
   let result: ContainerResult;
-  if ('error' in task) {
-    // A transfer the copier cannot do fails like a copy that went wrong, with the reason logged.
-    await writeFile(logPath, `${task.error}\n`);
-    result = { state: 'failed', timing: {}, exitCode: 1, outOfMemory: false };
+  if ('refused' in task) {
+    // A location the job may not use (or no host file at all): an Error, nothing read or written.
+    await writeFile(logPath, `${task.refused}\n`);
+    result = { state: 'error', timing: {}, exitCode: null, outOfMemory: false, error: task.refused };
   } else {
     result = await deps.executor.run(task);
   }
@@ -120,12 +129,13 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   return status;
 }
 
-function buildTask(
+async function buildTask(
   a: Attempt,
   name: ContainerName,
   logPath: string,
+  storage: AgentStorage,
   onProgress: ContainerTask['onProgress'],
-): ContainerTask | { error: string } {
+): Promise<ContainerTask | { refused: string }> {
   const spec = a.request.job_spec;
   const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, signal: a.abort.signal, onProgress };
   if (name === 'main') {
@@ -141,8 +151,15 @@ function buildTask(
     };
   }
   const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);
-  if (!plan.ok) return { error: plan.error };
-  return { ...base, kind: 'copy', direction: name, transfers: plan.transfers };
+  if (!plan.ok) return { refused: `refused: ${plan.error}` };
+  const project = a.request.billing_project;
+  const allowed = await allowTransfers(name, plan.transfers, {
+    roots: storage.rootsFor(project),
+    defaultRoot: path.join(storage.defaultBase, project),
+    owner: storage.owner,
+  });
+  if (!allowed.ok) return { refused: allowed.error };
+  return { ...base, kind: 'copy', direction: name, transfers: allowed.transfers };
 }
 
 /** The spec's env, then Hail's own variables, which the job cannot override. */

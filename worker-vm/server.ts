@@ -3,24 +3,35 @@
  * delete, log and status of jobs, and a health check.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { CONTAINER_NAMES, type ContainerName } from '../domain/job-spec';
 import type { Attempts } from './attempts';
 import { parseJobCreateRequest } from './create-request';
+import type { Logger } from './logger';
 
 export type AgentAppDeps = {
   name: string;
   attempts: Attempts;
   /** True once the agent is shutting down: new jobs get 503. */
   isStopping: () => boolean;
+  /** Largest create body taken; the API's own request limit is a good bound. */
+  maxBodyBytes: number;
+  log: Logger;
 };
 
 export function createAgentApp(deps: AgentAppDeps): Hono {
   const app = new Hono();
   const { attempts } = deps;
 
+  app.onError((err, c) => {
+    deps.log.error('request failed', { path: c.req.path, error: String(err) });
+    return c.json({ error: 'internal error' }, 500);
+  });
+
   app.get('/healthcheck', (c) => c.json({ name: deps.name }));
 
-  app.post('/api/v1alpha/batches/jobs/create', async (c) => {
+  const limit = bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => c.json({ error: 'request body too large' }, 413) });
+  app.post('/api/v1alpha/batches/jobs/create', limit, async (c) => {
     if (deps.isStopping()) return c.json({ error: 'shutting down' }, 503);
     const body: unknown = await c.req.json().catch(() => undefined);
     const parsed = parseJobCreateRequest(body);
@@ -40,7 +51,8 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
   app.get('/api/v1alpha/batches/:batch_id/jobs/:job_id/log/:container', async (c) => {
     const ids = jobIds(c.req.param('batch_id'), c.req.param('job_id'));
     const container = c.req.param('container');
-    if (!ids || !isContainerName(container)) return c.json({ error: 'not found' }, 404);
+    if (!ids) return c.json({ error: 'bad batch or job id' }, 400);
+    if (!isContainerName(container)) return c.json({ error: 'container must be input, main or output', field: 'container' }, 400);
     const attempt = attempts.find(ids.batchId, ids.jobId);
     const log = attempt ? await attempts.readLog(attempt, container) : null;
     if (log === null) return c.json({ error: 'not found' }, 404);
@@ -49,7 +61,8 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
 
   app.get('/api/v1alpha/batches/:batch_id/jobs/:job_id/status', (c) => {
     const ids = jobIds(c.req.param('batch_id'), c.req.param('job_id'));
-    const attempt = ids ? attempts.find(ids.batchId, ids.jobId) : undefined;
+    if (!ids) return c.json({ error: 'bad batch or job id' }, 400);
+    const attempt = attempts.find(ids.batchId, ids.jobId);
     if (!attempt) return c.json({ error: 'not found' }, 404);
     return c.json(attempt.statusDocument());
   });
@@ -58,9 +71,8 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
 }
 
 function jobIds(batch: string, job: string): { batchId: number; jobId: number } | null {
-  const batchId = Number(batch);
-  const jobId = Number(job);
-  return Number.isSafeInteger(batchId) && Number.isSafeInteger(jobId) ? { batchId, jobId } : null;
+  if (!/^\d{1,15}$/.test(batch) || !/^\d{1,15}$/.test(job)) return null;
+  return { batchId: Number(batch), jobId: Number(job) };
 }
 
 function isContainerName(s: string): s is ContainerName {

@@ -1,11 +1,12 @@
 /**
- * Resolves a job's input_files / output_files into host paths and paths inside /io. Only
- * local files exist here: `file://` URLs and plain absolute paths. Cloud URLs would need a
- * bucket client in the copier; they are refused with a message in the copier's log.
+ * Maps a job's input_files / output_files to host paths and paths inside /io. Only local
+ * files exist here: `file://` URLs and plain absolute paths. Cloud URLs would need a bucket
+ * client in the copier; they are refused with a message in the copier's log. Whether the job
+ * may touch a host path is storage-access.ts's question, asked after this.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FileTransfer } from '../domain/job-spec';
+import { hostPathOf } from '../storage/confine';
 import type { Transfer } from './executors/executor';
 
 export type TransferPlan = { ok: true; transfers: Transfer[] } | { ok: false; error: string };
@@ -14,7 +15,7 @@ export function planTransfers(direction: 'input' | 'output', files: FileTransfer
   const transfers: Transfer[] = [];
   for (const f of files) {
     const [hostUrl, ioUrl] = direction === 'input' ? [f.from, f.to] : [f.to, f.from];
-    const hostPath = toHostPath(hostUrl);
+    const hostPath = hostPathOf(hostUrl);
     if (hostPath === null) return { ok: false, error: `unsupported location ${JSON.stringify(hostUrl)}: only file:// URLs and absolute paths` };
     const ioPath = toIoPath(ioUrl);
     if (ioPath === null) return { ok: false, error: `container path ${JSON.stringify(ioUrl)} must be under /io` };
@@ -23,19 +24,9 @@ export function planTransfers(direction: 'input' | 'output', files: FileTransfer
   return { ok: true, transfers };
 }
 
-function toHostPath(url: string): string | null {
-  if (url.startsWith('file://')) {
-    try {
-      return fileURLToPath(url);
-    } catch {
-      return null;
-    }
-  }
-  return path.posix.isAbsolute(url) ? path.posix.normalize(url) : null;
-}
-
 /** Containers share only /io, so a file copied anywhere else would be lost to the others. */
 function toIoPath(p: string): string | null {
+  if (p.includes('\0')) return null;
   const normalized = path.posix.normalize(p);
   if (!normalized.startsWith('/io/')) return null;
   const rel = normalized.slice('/io/'.length);

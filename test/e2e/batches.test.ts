@@ -3,8 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { job, startTestService, waitFor, waitForBatch, type TestService } from '../support/service';
 
@@ -78,7 +77,12 @@ describe('a DAG of containers', () => {
   });
 
   it('passes files through /io between input, main and output', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hb-io-'));
+    // Jobs may use only their billing project's storage root.
+    const storageRoot = path.join(s.config.dataDir, 'storage', s.billingProject);
+    await mkdir(storageRoot, { recursive: true });
+    const dir = await mkdtemp(path.join(storageRoot, 'hb-io-'));
+    // The copier runs as the storage owner, so the directory it writes into must be its own.
+    await chown(dir, s.config.storage.owner.uid, s.config.storage.owner.gid);
     await writeFile(path.join(dir, 'in.txt'), 'payload\n');
     const id = await createFast([
       job(1, ['sh', '-c', 'cat /io/in.txt > /io/out.txt; echo extra >> /io/out.txt'], {

@@ -4,8 +4,7 @@
  * (process executor, one 16-core standard worker), real PostgreSQL and Temporal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chown, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { job, startTestService, waitFor, waitForBatch, type TestService } from '../support/service';
 import { closeTo, expectedJobCost, mainEndOf, windowOf } from '../support/billing';
@@ -86,7 +85,12 @@ describe('the cost of a job', () => {
   });
 
   it('starts when main starts, after inputs, and ends when main ends, before outputs', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hb-billing-io-'));
+    // Jobs may use only their billing project's storage root.
+    const storageRoot = path.join(s.config.dataDir, 'storage', s.billingProject);
+    await mkdir(storageRoot, { recursive: true });
+    const dir = await mkdtemp(path.join(storageRoot, 'hb-billing-io-'));
+    // The copier runs as the storage owner, so the directory it writes into must be its own.
+    await chown(dir, s.config.storage.owner.uid, s.config.storage.owner.gid);
     await writeFile(path.join(dir, 'in.txt'), 'x'.repeat(1000));
     const id = await createFast([
       job(1, ['sh', '-c', 'sleep 1; cp /io/in.txt /io/out.txt'], {

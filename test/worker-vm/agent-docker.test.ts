@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -26,6 +26,23 @@ executorConformance('docker', {
       expect(done.status).toMatchObject({ state: 'error', exit_code: null });
       expect(done.status.status.container_statuses.main).toMatchObject({ state: 'error', short_error: 'image cannot be pulled' });
       expect(done.marked_job_started).toBe(false);
+    });
+
+    it('copies out what main left unreadable, owned by the storage owner', async () => {
+      const t = agent();
+      const outDir = path.join(t.dataDir, 'storage', 'test', 'private');
+      const spec = jobSpec({
+        command: sh('mkdir /io/d; echo secret > /io/d/f; chmod 000 /io/d/f; chmod 000 /io/d'),
+        output_files: [{ from: '/io/d', to: `${outDir}/d` }],
+      });
+      const body = createRequest(spec);
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status.state).toBe('succeeded');
+      const copied = path.join(outDir, 'd', 'f');
+      expect(readFileSync(copied, 'utf8')).toBe('secret\n');
+      const owner = process.getuid?.() === 0 ? 10_000 : process.getuid?.();
+      expect(statSync(copied).uid).toBe(owner);
     });
 
     it('kills a job over its memory limit: exit 137, out of memory', async () => {

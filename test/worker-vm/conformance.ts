@@ -21,6 +21,8 @@ export function executorConformance(
   opts: { before?: () => void; more?: (agent: () => TestAgent) => void } = {},
 ): void {
   let t: TestAgent;
+  // The storage root of the requests' billing project (helpers.ts createRequest: 'test').
+  const storageRoot = () => path.join(t.dataDir, 'storage', 'test');
   const store = () => new LocalDirObjectStore(path.join(t.dataDir, 'objects'));
   const ref = (body: { batch_id: number; job_id: number; attempt_id: string }) => ({
     instance: t.name,
@@ -50,7 +52,7 @@ export function executorConformance(
     });
 
     it('runs main, copies its output, and stores logs and status', async () => {
-      const outDir = path.join(t.dataDir, 'results', kind);
+      const outDir = path.join(storageRoot(), 'results', kind);
       const spec = jobSpec({
         command: sh(`echo hello from main; echo data > ${IO}/x`),
         output_files: [{ from: '/io/x', to: `file://${outDir}/x.txt` }],
@@ -146,7 +148,7 @@ export function executorConformance(
     });
 
     it('copies input files into /io and output files out of it', async () => {
-      const dir = path.join(t.dataDir, 'files', kind);
+      const dir = path.join(storageRoot(), 'files', kind);
       mkdirSync(path.join(dir, 'in-dir'), { recursive: true });
       writeFileSync(path.join(dir, 'in.txt'), 'first line\n');
       writeFileSync(path.join(dir, 'in-dir', 'a.txt'), 'in a dir\n');
@@ -175,7 +177,7 @@ export function executorConformance(
     });
 
     it('still copies output after a failed main when always_copy_output is set', async () => {
-      const outDir = path.join(t.dataDir, 'partial', kind);
+      const outDir = path.join(storageRoot(), 'partial', kind);
       const spec = jobSpec({
         command: sh(`echo partial > ${IO}/p; exit 2`),
         always_copy_output: true,
@@ -192,7 +194,7 @@ export function executorConformance(
     it('fails the job without running main when an input file is missing', async () => {
       const spec = jobSpec({
         command: sh('echo should not run'),
-        input_files: [{ from: `file://${t.dataDir}/no-such-file`, to: '/io/in.txt' }],
+        input_files: [{ from: `file://${storageRoot()}/no-such-file`, to: '/io/in.txt' }],
       });
       const body = createRequest(spec);
       expect(await createJob(t, body)).toBe(200);
@@ -204,6 +206,25 @@ export function executorConformance(
       // Main never ran: nothing to bill.
       expect(done.status.start_time).toBeNull();
       expect((await getLog(t, body.batch_id, 1, 'input')).text).toMatch(/no such file/i);
+    });
+
+    it('never copies a link out of /io into a storage root', async () => {
+      const outDir = path.join(storageRoot(), 'links', kind);
+      const spec = jobSpec({
+        command: sh(`ln -s /etc ${IO}/link; mkdir ${IO}/tree; echo a > ${IO}/tree/a; ln -s /etc/shadow ${IO}/tree/shadow`),
+        output_files: [
+          { from: '/io/link', to: `${outDir}/link` },
+          { from: '/io/tree', to: `${outDir}/tree` },
+        ],
+      });
+      const body = createRequest(spec);
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status.state).toBe('failed');
+      expect(done.status.status.container_statuses.output.state).toBe('failed');
+      expect((await getLog(t, body.batch_id, 1, 'output')).text).toMatch(/refused: .*link is not a regular file or directory/);
+      expect(existsSync(path.join(outDir, 'link'))).toBe(false);
+      expect(existsSync(path.join(outDir, 'tree'))).toBe(false);
     });
 
     it('gives main the spec env and the HAIL_* variables', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,11 @@ import { CpuSemaphore } from '../../worker-vm/cpu-semaphore';
 import { parseJobCreateRequest } from '../../worker-vm/create-request';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from '../../worker-vm/status';
 import { planTransfers } from '../../worker-vm/transfers';
+import { copierScript } from '../../worker-vm/executors/copier-script';
+import { isImageReference } from '../../worker-vm/image-reference';
+import { setLongTimeout } from '../../worker-vm/long-timer';
+import { loadConfig, rootsFor } from '../../config/index';
+import { confineLocation, firstStorageViolation, hostPathOf, isWithin, resolveRoots } from '../../storage/confine';
 import { createRequest, jobSpec } from './helpers';
 
 describe('LocalDirObjectStore', () => {
@@ -128,5 +133,109 @@ describe('create request', () => {
     const bad = parseJobCreateRequest({ ...createRequest(jobSpec({ command: [] })), attempt_id: '../x' });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.error).toMatch(/attempt_id|command/);
+  });
+});
+
+describe('image references', () => {
+  it("accepts Docker's grammar and nothing else", () => {
+    for (const ok of ['busybox', 'hail-batch-busybox:latest', 'library/ubuntu:24.04', 'localhost:5000/a/b_c.d:t', `x@sha256:${'a'.repeat(64)}`, 'us-docker.pkg.dev/p/r/img:1']) {
+      expect(isImageReference(ok), ok).toBe(true);
+    }
+    for (const bad of ['../../etc/passwd', 'a b', '', 'UPPER', '/abs', 'x:', 'a//b', 'a/../b', 'x\0y', `a:${'t'.repeat(200)}`, 'a'.repeat(2000)]) {
+      expect(isImageReference(bad), bad).toBe(false);
+    }
+  });
+});
+
+describe('long timeouts', () => {
+  it('fires a short one on time and never fires a cancelled one', async () => {
+    const fired: string[] = [];
+    setLongTimeout(() => fired.push('short'), 20);
+    const cancel = setLongTimeout(() => fired.push('cancelled'), 30);
+    cancel();
+    // Over Node's 2^31-1 ms limit: a plain setTimeout would fire at once.
+    const cancelLong = setLongTimeout(() => fired.push('30 days'), 30 * 24 * 3600 * 1000);
+    await new Promise((r) => setTimeout(r, 100));
+    cancelLong();
+    expect(fired).toEqual(['short']);
+  });
+});
+
+describe('storage roots', () => {
+  it('gives every valid project its default root plus the configured ones, and hostile names none', () => {
+    const config = loadConfig({ HB_DATA_DIR: '/data', HB_STORAGE_ROOTS: 'alpha=/srv/alpha, *=/srv/shared/' });
+    expect(config.storage.roots).toEqual([
+      { project: 'alpha', path: '/srv/alpha' },
+      { project: '*', path: '/srv/shared' },
+    ]);
+    expect(config.storage.rootsFor('alpha')).toEqual(['/data/storage/alpha', '/srv/alpha', '/srv/shared']);
+    expect(rootsFor(config.storage, 'beta')).toEqual(['/data/storage/beta', '/srv/shared']);
+    for (const hostile of ['', '..', '.', 'a/b', '../x', '*']) expect(rootsFor(config.storage, hostile)).toEqual([]);
+    for (const bad of ['alpha', 'alpha=rel/path', '../x=/abs', 'a b=/x', '*=/', 'p=/tmp/..']) {
+      expect(() => loadConfig({ HB_STORAGE_ROOTS: bad })).toThrow(/HB_STORAGE_ROOTS/);
+    }
+  });
+
+  it('reads file:// URLs and absolute paths only, normalizing ..', () => {
+    expect(hostPathOf('file:///data/in%20put.txt')).toBe('/data/in put.txt');
+    expect(hostPathOf('file://localhost/data/x')).toBe('/data/x');
+    expect(hostPathOf('/data/a/../../etc/shadow')).toBe('/etc/shadow');
+    for (const bad of ['gs://b/x', 'relative/x', 'file://other-host/x', 'file:///a%2Fb', 'https://x/y', '/a\0b', 'C:/x']) {
+      expect(hostPathOf(bad), bad).toBeNull();
+    }
+    expect(isWithin('/data/storage/p', '/data/storage/p')).toBe(true);
+    expect(isWithin('/data/storage/p/x', '/data/storage/p')).toBe(true);
+    expect(isWithin('/data/storage/p2/x', '/data/storage/p')).toBe(false);
+  });
+
+  it('follows links before checking, through the nearest existing ancestor', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hb-confine-'));
+    try {
+      const root = path.join(dir, 'root');
+      mkdirSync(path.join(root, 'sub'), { recursive: true });
+      symlinkSync('/etc', path.join(root, 'etc-link'));
+      symlinkSync(path.join(root, 'sub'), path.join(root, 'inner-link'));
+      symlinkSync(path.join(dir, 'nowhere'), path.join(root, 'dangling'));
+      const roots = await resolveRoots([root]);
+      expect(await confineLocation(`${root}/sub/new/file.txt`, roots)).toEqual({ ok: true, path: `${realpathSync(root)}/sub/new/file.txt` });
+      expect(await confineLocation(`file://${root}/inner-link/x`, roots)).toEqual({ ok: true, path: `${realpathSync(root)}/sub/x` });
+      expect(await confineLocation(`${root}/etc-link/shadow`, roots)).toMatchObject({ ok: false, reason: expect.stringMatching(/outside/) });
+      expect(await confineLocation(`${root}/../outside.txt`, roots)).toMatchObject({ ok: false });
+      expect(await confineLocation(`${root}/dangling/x`, roots)).toMatchObject({ ok: false, reason: expect.stringMatching(/points nowhere/) });
+      expect(await confineLocation('/etc/shadow', roots)).toMatchObject({ ok: false });
+      const jobs = [
+        { input_files: [{ from: `${root}/sub/a`, to: '/io/a' }], output_files: [] },
+        { input_files: [{ from: `${root}/sub/a`, to: '/io/a' }, { from: '/etc/shadow', to: '/io/s' }], output_files: [] },
+      ];
+      expect(await firstStorageViolation(jobs, [root])).toMatchObject({ field: 'bunch[1].input_files[1].from' });
+      expect(await firstStorageViolation([{ input_files: [], output_files: [{ from: '/io/x', to: '/tmp/x/owned.txt' }] }], [root])).toMatchObject({
+        field: 'bunch[0].output_files[0].to',
+      });
+      expect(await firstStorageViolation(jobs.slice(0, 1), [root])).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('copier script', () => {
+  it('mounts each input alone, read-only, and each output through its parent; nothing else', () => {
+    const { mounts, script } = copierScript('input', [
+      { hostPath: '/etc', ioPath: 'missing-is-fine' },
+      { hostPath: '/no/such/input', ioPath: 'x' },
+    ]);
+    expect(mounts).toEqual([{ Type: 'bind', Source: '/etc', Target: '/hail-in/0', ReadOnly: true }]);
+    expect(script).toMatch(/No such file or directory/);
+    const out = copierScript('output', [
+      { hostPath: '/data/storage/p/a/one.txt', ioPath: 'one' },
+      { hostPath: '/data/storage/p/a/two.txt', ioPath: 'two' },
+      { hostPath: "/data/storage/p/b/it's.txt", ioPath: 'three' },
+    ]);
+    expect(out.mounts).toEqual([
+      { Type: 'bind', Source: '/data/storage/p/a', Target: '/hail-out/0', ReadOnly: false },
+      { Type: 'bind', Source: '/data/storage/p/b', Target: '/hail-out/1', ReadOnly: false },
+    ]);
+    expect(out.mounts.map((m) => m.Source)).not.toContain('/');
+    expect(out.script).toContain(`cp -R '/io/three' '/hail-out/1/it'\\''s.txt'`);
   });
 });

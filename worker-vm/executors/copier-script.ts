@@ -1,9 +1,12 @@
 /**
- * The shell script and mounts of the Docker copier container: each host file is mounted on
- * its own, read-only for input and via its (created) parent directory for output, and busybox
- * `cp` does the copying so that the copier image needs nothing but a shell.
+ * The shell script and mounts of the Docker copier container. Its host paths are already
+ * resolved and allowed (storage-access.ts): each input is mounted on its own, read-only, each
+ * output through its (already made) parent directory, and nothing else of the host. busybox
+ * `cp` does the copying so that the copier image needs nothing but a shell. Only regular files
+ * and directories are copied: a link or a device node in a tree fails the copy, so the copier
+ * never plants a link in a storage root nor reads a device through one.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Transfer } from './executor';
 
@@ -28,16 +31,14 @@ export function copierScript(direction: 'input' | 'output', transfers: Transfer[
       mounts.push({ Type: 'bind', Source: t.hostPath, Target: src, ReadOnly: true });
       lines.push(...copyLines(src, io, `${t.hostPath} -> ${io}`));
     } else {
-      const parent = path.dirname(t.hostPath);
+      const parent = path.posix.dirname(t.hostPath);
       let target = outDirs.get(parent);
       if (target === undefined) {
-        // The parent must exist on the host before Docker will mount it.
-        mkdirSync(parent, { recursive: true });
         target = `/hail-out/${outDirs.size}`;
         outDirs.set(parent, target);
         mounts.push({ Type: 'bind', Source: parent, Target: target, ReadOnly: false });
       }
-      lines.push(...copyLines(io, `${target}/${path.basename(t.hostPath)}`, `${io} -> ${t.hostPath}`));
+      lines.push(...copyLines(io, `${target}/${path.posix.basename(t.hostPath)}`, `${io} -> ${t.hostPath}`));
     }
   });
   return { script: lines.join('\n'), mounts };
@@ -47,6 +48,8 @@ function copyLines(src: string, dst: string, label: string): string[] {
   const [s, d] = [shellQuote(src), shellQuote(dst)];
   return [
     `echo ${shellQuote(`copying ${label}`)}`,
+    `odd="$(find ${s} ! -type f ! -type d | head -n 1)"`,
+    `if [ -n "$odd" ]; then echo "refused: $odd is not a regular file or directory" >&2; exit 1; fi`,
     `mkdir -p "$(dirname ${d})"`,
     // rm first so a directory source replaces the destination instead of nesting inside it.
     `rm -rf ${d}`,

@@ -4,9 +4,11 @@
  * and removed.
  */
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type Docker from 'dockerode';
+import { isImageReference } from '../image-reference';
+import { setLongTimeout } from '../long-timer';
 import { finishSpan, startSpan, type Timing } from '../status';
+import { handOver, type Owner } from '../storage-access';
 import { copierScript } from './copier-script';
 import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
 
@@ -18,7 +20,13 @@ const PULL_TIMEOUT_MS = 10 * 60_000;
 // The log stream ends when the container stops; don't let a stuck stream hold the attempt.
 const LOG_DRAIN_TIMEOUT_MS = 5_000;
 
-export type DockerExecutorOptions = { copierImage: string };
+export type DockerExecutorOptions = {
+  copierImage: string;
+  /** The unprivileged host uid:gid the copier runs as. */
+  copierUser: { uid: number; gid: number };
+  /** Who /io is handed to before a copy; null when the copier runs as the agent's own user. */
+  owner: Owner;
+};
 
 export class DockerExecutor implements Executor {
   readonly kind = 'docker' as const;
@@ -50,6 +58,16 @@ export class DockerExecutor implements Executor {
     if (task.signal.aborted) return cancelled();
 
     const image = task.kind === 'command' ? task.image : this.options.copierImage;
+    if (!isImageReference(image)) {
+      return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `invalid image reference ${JSON.stringify(image)}`, shortError: 'image cannot be pulled' });
+    }
+    if (task.kind === 'copy') {
+      try {
+        await handOver(task.ioDir, this.options.owner);
+      } catch (err) {
+        return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `preparing /io for the copier: ${message(err)}` });
+      }
+    }
     timing.pulling = startSpan();
     task.onProgress('pulling', timing);
     const missing = await this.ensureImage(image, task.signal);
@@ -88,9 +106,9 @@ export class DockerExecutor implements Executor {
     task.signal.addEventListener('abort', kill);
     if (task.signal.aborted) kill();
     const timeoutMs = task.kind === 'command' ? task.timeoutMs : null;
-    const timer =
+    const cancelTimeout =
       timeoutMs !== null
-        ? setTimeout(() => {
+        ? setLongTimeout(() => {
             timedOut = true;
             kill();
           }, timeoutMs)
@@ -107,7 +125,7 @@ export class DockerExecutor implements Executor {
       if (outOfMemory) return { ...base, state: 'failed', outOfMemory, shortError: 'out of memory' };
       return { ...base, state: exitCode === 0 ? 'succeeded' : 'failed', outOfMemory: false };
     } finally {
-      clearTimeout(timer);
+      cancelTimeout?.();
       task.signal.removeEventListener('abort', kill);
       finishSpan(timing.running);
       await logs.drain();
@@ -119,11 +137,20 @@ export class DockerExecutor implements Executor {
     const ioMount = { Type: 'bind' as const, Source: task.ioDir, Target: '/io', ReadOnly: false };
     if (task.kind === 'copy') {
       const { script, mounts } = copierScript(task.direction, task.transfers);
+      const { uid, gid } = this.options.copierUser;
       return {
         Image: image,
         Cmd: ['/bin/sh', '-c', script],
         Labels: labels,
-        HostConfig: { Mounts: [ioMount, ...mounts], NetworkMode: 'none' },
+        // Never root on the host's files: the storage owner, no capabilities, no way to gain any.
+        User: `${uid}:${gid}`,
+        HostConfig: {
+          Mounts: [ioMount, ...mounts],
+          NetworkMode: 'none',
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          ReadonlyRootfs: true,
+        },
       };
     }
     // Without MemorySwap equal to Memory the container swaps instead of being OOM-killed.
@@ -148,11 +175,19 @@ export class DockerExecutor implements Executor {
    */
   private followLogs(container: Docker.Container, logPath: string): { drain: () => Promise<void> } {
     const out = createWriteStream(logPath, { flags: 'a' });
+    // A log file that cannot be written loses the log, not the agent.
+    out.on('error', () => undefined);
     let stream: NodeJS.ReadableStream | undefined;
     const ended = (async () => {
       stream = await container.logs({ follow: true, stdout: true, stderr: true });
-      this.docker.modem.demuxStream(stream, out, out);
-      await once(stream, 'end');
+      const s = stream;
+      await new Promise<void>((resolve) => {
+        // Kept for the stream's whole life: an 'error' nobody listens to kills the process.
+        s.on('error', () => resolve());
+        s.once('end', () => resolve());
+        s.once('close', () => resolve());
+        this.docker.modem.demuxStream(s, out, out);
+      });
     })().catch(() => undefined); // a container removed under us has no more logs to give
     let drained: Promise<void> | undefined;
     const drain = () => (drained ??= finish());
@@ -162,8 +197,11 @@ export class DockerExecutor implements Executor {
       await Promise.race([ended, late]);
       clearTimeout(timer);
       (stream as { destroy?: () => void } | undefined)?.destroy?.();
-      out.end();
-      await once(out, 'close').catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        if (out.closed) return resolve();
+        out.once('close', () => resolve());
+        out.end();
+      });
     };
     return { drain };
   }
@@ -178,18 +216,7 @@ export class DockerExecutor implements Executor {
     }
     try {
       const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('pull timed out')), PULL_TIMEOUT_MS);
-        const abort = () => reject(new Error('cancelled'));
-        signal.addEventListener('abort', abort, { once: true });
-        this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', abort);
-          const failed = err ?? events.find((e) => e.error);
-          if (failed) reject(err ?? new Error(String((failed as { error?: string }).error)));
-          else resolve();
-        });
-      });
+      await pullDone(stream, signal);
       return null;
     } catch (err) {
       const msg = message(err);
@@ -197,6 +224,54 @@ export class DockerExecutor implements Executor {
       return { error: `pulling ${image}: ${msg}`, shortError: notFound ? 'image not found' : 'image cannot be pulled' };
     }
   }
+}
+
+/**
+ * Waits for a pull's progress stream to end, failing on its first error line. Read here, not
+ * with modem.followProgress, which parses lines inside a 'data' handler (a bad line throws
+ * out of the event loop) and drops its 'error' listener once finished.
+ */
+function pullDone(stream: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    let failure: Error | null = null;
+    let finished = false;
+    const finish = (err: Error | null) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      stream.removeAllListeners('data');
+      (stream as { destroy?: () => void }).destroy?.();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => finish(new Error('pull timed out')), PULL_TIMEOUT_MS);
+    const onAbort = () => finish(new Error('cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('error', (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+    stream.on('data', (chunk: Buffer | string) => {
+      buffered += chunk.toString();
+      if (buffered.length > 1 << 20 && !buffered.includes('\n')) {
+        failure ??= new Error('pull progress line too long');
+        buffered = '';
+      }
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line === '' || failure) continue;
+        try {
+          const event = JSON.parse(line) as { error?: unknown; errorDetail?: { message?: unknown } };
+          if (event.error !== undefined) failure = new Error(String(event.errorDetail?.message ?? event.error));
+        } catch {
+          failure = new Error(`unreadable pull progress: ${line.slice(0, 200)}`);
+        }
+      }
+    });
+    stream.once('end', () => finish(failure));
+    stream.once('close', () => finish(failure));
+  });
 }
 
 export function attemptLabels(a: AttemptLabels, container: string): Record<string, string> {

@@ -6,9 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { appendFile, cp, mkdir, open, rm } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setLongTimeout } from '../long-timer';
 import { finishSpan, startSpan, type Timing } from '../status';
+import { handOver, type Owner } from '../storage-access';
 import type { CommandTask, ContainerResult, ContainerTask, CopyTask, Executor } from './executor';
 
 // What a container sees when its image sets no PATH; the agent's own environment (with its
@@ -17,6 +19,9 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 export class ProcessExecutor implements Executor {
   readonly kind = 'process' as const;
+
+  /** `owner`: who copied-out files are handed to, as the Docker copier leaves them. */
+  constructor(private readonly owner: Owner = null) {}
 
   async prepare(): Promise<void> {}
 
@@ -41,9 +46,12 @@ export class ProcessExecutor implements Executor {
         const [src, dst, label] =
           task.direction === 'input' ? [t.hostPath, io, `${t.hostPath} -> /io/${t.ioPath}`] : [io, t.hostPath, `/io/${t.ioPath} -> ${t.hostPath}`];
         await log(`copying ${label}`);
+        const odd = await firstOddEntry(src);
+        if (odd !== null) throw new Error(`refused: ${odd} is not a regular file or directory`);
         await mkdir(path.dirname(dst), { recursive: true });
         await rm(dst, { recursive: true, force: true });
-        await cp(src, dst, { recursive: true });
+        await cp(src, dst, { recursive: true, verbatimSymlinks: true });
+        if (task.direction === 'output') await handOver(dst, this.owner);
       }
       return { state: 'succeeded', timing, exitCode: 0, outOfMemory: false };
     } catch (err) {
@@ -72,7 +80,7 @@ export class ProcessExecutor implements Executor {
         detached: true,
       });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
-        child.once('error', resolve);
+        child.on('error', resolve);
         child.once('exit', (code, signal) => resolve({ code, signal }));
       });
       const kill = () => {
@@ -86,15 +94,15 @@ export class ProcessExecutor implements Executor {
       };
       task.signal.addEventListener('abort', kill);
       if (task.signal.aborted) kill();
-      const timer =
+      const cancelTimeout =
         task.timeoutMs !== null
-          ? setTimeout(() => {
+          ? setLongTimeout(() => {
               timedOut = true;
               kill();
             }, task.timeoutMs)
           : undefined;
       const outcome = await exited;
-      clearTimeout(timer);
+      cancelTimeout?.();
       task.signal.removeEventListener('abort', kill);
       finishSpan(timing.running);
 
@@ -112,4 +120,19 @@ export class ProcessExecutor implements Executor {
       await logFile.close();
     }
   }
+}
+
+/**
+ * The first entry of a tree that is neither a regular file nor a directory (a link, a device,
+ * a fifo), so that a copy never follows or plants a link; null when there is none.
+ */
+async function firstOddEntry(p: string): Promise<string | null> {
+  const st = await lstat(p);
+  if (st.isFile()) return null;
+  if (!st.isDirectory()) return p;
+  for (const entry of await readdir(p, { withFileTypes: true })) {
+    const found = await firstOddEntry(path.join(p, entry.name));
+    if (found !== null) return found;
+  }
+  return null;
 }
