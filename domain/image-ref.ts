@@ -96,3 +96,8 @@ export function parseImageRef(ref: string, field: string): string {
   }
   return ref;
 }
+
+/** True when `ref` is a reference Docker would accept (the agent checks before any engine call). */
+export function isImageReference(ref: string): boolean {
+  return typeof imageRefProblem(ref) !== 'string';
+}

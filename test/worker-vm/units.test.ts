@@ -9,7 +9,7 @@ import { parseJobCreateRequest } from '../../worker-vm/create-request';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from '../../worker-vm/status';
 import { planTransfers } from '../../worker-vm/transfers';
 import { copierScript } from '../../worker-vm/executors/copier-script';
-import { isImageReference } from '../../worker-vm/image-reference';
+import { isImageReference } from '../../domain/image-ref';
 import { setLongTimeout } from '../../worker-vm/long-timer';
 import { loadConfig, rootsFor } from '../../config/index';
 import { confineLocation, firstStorageViolation, hostPathOf, isWithin, resolveRoots } from '../../storage/confine';

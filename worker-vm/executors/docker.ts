@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import type Docker from 'dockerode';
-import { isImageReference } from '../image-reference';
+import { isImageReference } from '../../domain/image-ref';
 import { setLongTimeout } from '../long-timer';
 import { finishSpan, startSpan, type Timing } from '../status';
 import { handOver, type Owner } from '../storage-access';
