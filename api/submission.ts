@@ -27,6 +27,15 @@ export async function submissionPools(s: Services): Promise<readonly PoolDefinit
   return [...defs.filter((d) => d.name === d.worker_type), ...defs.filter((d) => d.name !== d.worker_type)];
 }
 
+/**
+ * Every route that takes a bunch validates it before writing anything, so this is where a
+ * lost Temporal is caught: a 503 before the batch, update or jobs exist, instead of rows that
+ * no workflow will ever walk and a request that hangs.
+ */
+async function requireOrchestrator(s: Services): Promise<void> {
+  await s.workflows.requireAvailable();
+}
+
 export async function validateBunch(
   s: Services,
   caller: Caller,
@@ -34,6 +43,7 @@ export async function validateBunch(
   startJobId: number,
   nJobs: number,
 ): Promise<JobSpec[]> {
+  await requireOrchestrator(s);
   const pools = await submissionPools(s);
   return parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username });
 }

@@ -1,10 +1,12 @@
 /**
  * The API's only door into Temporal: start or wake batch workflows, forward cancellation, and
  * poke job, scheduler and autoscaler workflows when workers report or admins act. Reports may repeat; every call here
- * is safe to repeat.
+ * is safe to repeat. A Temporal that does not answer is reported as `unavailable` (503) within
+ * seconds rather than waited for: the SDK would otherwise retry a lost server for minutes.
  */
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { batchWorkflow } from '../workflows/batch';
+import { ApiError } from './errors';
 import {
   BatchIdAttr,
   autoscalerPokeSignal,
@@ -23,6 +25,15 @@ import {
 
 export type WorkflowGateway = ReturnType<typeof createWorkflowGateway>;
 
+/** A health answer is one local round trip; a server that has not answered in this long is down. */
+const HEALTH_DEADLINE_MS = 2_000;
+/** How long a healthy answer is trusted, so a burst of submissions costs one check. */
+const HEALTH_CACHE_MS = 1_000;
+/** A wake is an Update the batch workflow must take; under load that takes seconds, not minutes. */
+const WAKE_DEADLINE_MS = 30_000;
+
+export const TEMPORAL_UNAVAILABLE = 'Temporal is not reachable; nothing was changed, try again shortly';
+
 const ignoreMissing = (e: unknown) => {
   if (e instanceof WorkflowNotFoundError) return;
   throw e;
@@ -30,8 +41,29 @@ const ignoreMissing = (e: unknown) => {
 
 export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number }) {
   let schedulerPokePending: Promise<void> | null = null;
+  let healthyUntil = 0;
+
+  /** Whether the Temporal frontend answers now (GetSystemInfo: the cheapest call it serves). */
+  async function available(): Promise<boolean> {
+    if (Date.now() < healthyUntil) return true;
+    try {
+      await client.connection.withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => client.connection.workflowService.getSystemInfo({}));
+      healthyUntil = Date.now() + HEALTH_CACHE_MS;
+      return true;
+    } catch {
+      healthyUntil = 0;
+      return false;
+    }
+  }
 
   return {
+    available,
+
+    /** Throws `unavailable` (503) unless Temporal answers: for requests that must not half-happen. */
+    async requireAvailable(): Promise<void> {
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+    },
+
     /** Starts the batch's workflow, or wakes the running one, and waits until it has heard. */
     async wakeBatch(b: { id: number; user: string; billingProject: string }): Promise<void> {
       for (let attempt = 1; ; attempt++) {
@@ -48,9 +80,13 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           ],
         });
         try {
-          await client.workflow.executeUpdateWithStart(wakeBatchUpdate, { startWorkflowOperation: start });
+          await client.withDeadline(Date.now() + WAKE_DEADLINE_MS, () =>
+            client.workflow.executeUpdateWithStart(wakeBatchUpdate, { startWorkflowOperation: start }),
+          );
           return;
         } catch (e) {
+          healthyUntil = 0;
+          if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
           // The run we reached completed before taking the update: the next try starts a new one.
           if (attempt >= 5) throw e;
         }
