@@ -30,7 +30,7 @@ export async function healthHandler(c: Context<AppEnv>): Promise<Response> {
       (): PartState => 'ok',
       (): PartState => 'down',
     ),
-    s.workflows.available().then((up): PartState => (up ? 'ok' : 'down')),
+    s.workflows.available({ fresh: true }).then((up): PartState => (up ? 'ok' : 'down')),
   ]);
   const ok = database === 'ok' && temporal === 'ok';
   return c.json({ ok, database, temporal }, ok ? 200 : 503);

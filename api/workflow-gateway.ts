@@ -43,9 +43,12 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
   let schedulerPokePending: Promise<void> | null = null;
   let healthyUntil = 0;
 
-  /** Whether the Temporal frontend answers now (GetSystemInfo: the cheapest call it serves). */
-  async function available(): Promise<boolean> {
-    if (Date.now() < healthyUntil) return true;
+  /**
+   * Whether the Temporal frontend answers (GetSystemInfo: the cheapest call it serves). A
+   * recent healthy answer is reused unless `fresh` asks for a new one (health checks do).
+   */
+  async function available(opts: { fresh?: boolean } = {}): Promise<boolean> {
+    if (!opts.fresh && Date.now() < healthyUntil) return true;
     try {
       await client.connection.withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => client.connection.workflowService.getSystemInfo({}));
       healthyUntil = Date.now() + HEALTH_CACHE_MS;

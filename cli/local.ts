@@ -44,7 +44,7 @@ export async function runLocal(): Promise<void> {
     api = await startApi({ config, db: database.db, log, client: connected.client });
     driver = await startDriver({ config, db: database.db, log, client: connected.client, apiUrl: api.url });
 
-    const creds = { url: api.url, token: dev.token, billing_project: dev.billingProject, temporal_ui: temporal.uiUrl, user: dev.user };
+    const creds = { url: api.url, token: dev.token, billing_project: dev.billingProject, temporal_ui: temporal.uiUrl, user: dev.user, pid: process.pid };
     writeCredentials(config.dataDir, creds);
     process.stdout.write(
       [
