@@ -31,13 +31,10 @@ const HEALTH_DEADLINE_MS = 2_000;
 const HEALTH_CACHE_MS = 1_000;
 /** A wake is an Update the batch workflow must take; under load that takes seconds, not minutes. */
 const WAKE_DEADLINE_MS = 30_000;
+/** A signal is one write on the server. */
+const SIGNAL_DEADLINE_MS = 10_000;
 
 export const TEMPORAL_UNAVAILABLE = 'Temporal is not reachable; nothing was changed, try again shortly';
-
-const ignoreMissing = (e: unknown) => {
-  if (e instanceof WorkflowNotFoundError) return;
-  throw e;
-};
 
 export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number }) {
   let schedulerPokePending: Promise<void> | null = null;
@@ -56,6 +53,22 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
     } catch {
       healthyUntil = 0;
       return false;
+    }
+  }
+
+  /**
+   * One signal within a deadline; a failure while Temporal is down is `unavailable`. What a
+   * signal asks for is in the database already, and the receiving workflow's periodic look
+   * finds it, so a signal lost this way is late, never lost for good.
+   */
+  async function signalBounded(send: () => Promise<void>): Promise<void> {
+    try {
+      await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, send);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return;
+      healthyUntil = 0;
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+      throw e;
     }
   }
 
@@ -97,19 +110,18 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
     },
 
     async cancelBatch(batchId: number): Promise<void> {
-      await client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal).catch(ignoreMissing);
+      await signalBounded(() => client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal));
     },
 
     async pokeJob(batchId: number, jobId: number): Promise<void> {
-      await client.workflow.getHandle(jobWorkflowId(batchId, jobId)).signal(jobPokeSignal).catch(ignoreMissing);
+      await signalBounded(() => client.workflow.getHandle(jobWorkflowId(batchId, jobId)).signal(jobPokeSignal));
     },
 
     /** Coalesced: a burst of reports becomes one signal in flight at a time. */
     pokeScheduler(): Promise<void> {
       if (!schedulerPokePending) {
-        schedulerPokePending = client.workflow
-          .getHandle(schedulerWorkflowId(opts.taskQueue))
-          .signal(schedulerPokeSignal)
+        schedulerPokePending = client
+          .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).signal(schedulerPokeSignal))
           .catch(() => undefined)
           .finally(() => {
             schedulerPokePending = null;
@@ -123,9 +135,8 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
      * out, a job-private VM that came up. Best effort; the periodic loop does the same later.
      */
     async pokeAutoscaler(): Promise<void> {
-      await client.workflow
-        .getHandle(autoscalerWorkflowId(opts.taskQueue))
-        .signal(autoscalerPokeSignal)
+      await client
+        .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(autoscalerWorkflowId(opts.taskQueue)).signal(autoscalerPokeSignal))
         .catch(() => undefined);
     },
   };
