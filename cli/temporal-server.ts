@@ -49,7 +49,7 @@ function reachable(host: string, port: number): Promise<boolean> {
   });
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
+const THIS_MACHINE = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
 /** How often the supervisor looks at the server it runs. */
 const WATCH_MS = 1000;
 const START_TIMEOUT_MS = 30_000;
@@ -83,7 +83,7 @@ export async function ensureTemporalServer(config: Config, log?: Logger): Promis
   const uiUrl = `http://${host}:${config.temporal.uiPort}`;
   const dbFile = config.temporal.dbFile;
   const dataDir = config.dataDir;
-  const local = LOOPBACK.has(host);
+  const local = THIS_MACHINE.has(host);
 
   if (!local && (await reachable(host, port))) return { uiUrl, started: false, pid: () => null, stop: async () => {} };
 
@@ -93,10 +93,12 @@ export async function ensureTemporalServer(config: Config, log?: Logger): Promis
     if (servesOurData(previous.pid, dbFile, port)) {
       current = previous;
       log?.info('adopted the Temporal dev server of the previous run', { pid: previous.pid });
-    } else {
+    } else if (startedForOurData(previous.pid, dbFile)) {
       log?.warn('stopping a previous Temporal dev server that no longer serves this data directory', { pid: previous.pid });
       await killRecorded(previous);
     }
+    // Otherwise the record names a process that is no dev server of ours (a hand-edited
+    // file): it is left alone and the record replaced below.
   }
   if (!current && local) {
     const holder = listenerOf(port);
