@@ -76,6 +76,12 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
   expect(creds.url).toBe(`http://127.0.0.1:${apiPort}`);
   expect(creds.temporal_ui).toBe(`http://127.0.0.1:${uiPort}`);
   expect(existsSync(path.join(dataDir, 'pglite'))).toBe(true);
+  // Health names both parts it depends on.
+  const health = await fetch(`${creds.url}/healthz`);
+  expect({ status: health.status, body: await health.json() }).toEqual({ status: 200, body: { ok: true, database: 'ok', temporal: 'ok' } });
+  // The dev server it runs is recorded, with its start time, in the data directory.
+  const [temporalRecord] = JSON.parse(await readFile(path.join(dataDir, 'processes.json'), 'utf8')) as { role: string; pid: number }[];
+  expect(temporalRecord).toMatchObject({ role: 'temporal' });
 
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${creds.url}/api/v1alpha${p}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' } });
@@ -95,6 +101,8 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
 
   await interrupt(child);
   expect(existsSync(path.join(dataDir, 'local.pid'))).toBe(false);
+  expect(processAlive(temporalRecord!.pid)).toBe(false);
+  expect(JSON.parse(await readFile(path.join(dataDir, 'processes.json'), 'utf8'))).toEqual([]);
   // Nothing it started is left: no API, no Temporal server.
   await expect(fetch(`${creds.url}/healthz`)).rejects.toThrow();
   await waitFor('temporal server to stop', async () => {
