@@ -1,5 +1,5 @@
 /**
- * Temporal connection and worker settings for the driver and API processes. Workflow code never
+ * Temporal connection, worker settings and dev-server flags for the driver and API processes. Workflow code never
  * imports this file (it touches the environment through the config module); workflow-safe
  * names live in workflows/definitions.ts.
  */
@@ -16,6 +16,36 @@ export { SEARCH_ATTRIBUTES };
 /** `--search-attribute` flags for `temporal server start-dev`. */
 export function searchAttributeFlags(): string[] {
   return Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+}
+
+/**
+ * How every dev server we run is tuned (local mode, the tests, the bench). Measured on a
+ * 2-core machine with one child workflow per job: 5.5-5.9 jobs/s stock, 15.9-19.5 with these.
+ *
+ * - `journal_mode=wal`, `synchronous=normal` (only with a database file): a commit appends to
+ *   the WAL without waiting for an fsync; the WAL is fsynced at checkpoints. A killed server
+ *   (kill -9, a crash of the process) loses nothing it committed, since the OS still holds
+ *   the written pages; a power cut or an OS crash may lose the last transactions before the
+ *   latest checkpoint (the database stays consistent, it just rolls back to an earlier point).
+ *   That is the right trade for a dev server; production Temporal runs on its own cluster.
+ * - `system.forceSearchAttributesCacheRefreshOnRead=false`: the dev server forces a database
+ *   read of the search-attribute cache on every dispatched task; ours are registered at start
+ *   with `--search-attribute` and never change afterwards, so the cached copy is always right.
+ * - one read and one write partition per task queue: with the default four, tasks are
+ *   forwarded between partitions under a throttle, which only pays off with many pollers
+ *   across many hosts; one dev server has one host.
+ */
+export function devServerFlags(opts: { dbFile?: string; dynamicConfig?: readonly string[] } = {}): string[] {
+  const storage = opts.dbFile
+    ? ['--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal']
+    : [];
+  const dynamic = [
+    'system.forceSearchAttributesCacheRefreshOnRead=false',
+    'matching.numTaskqueueReadPartitions=1',
+    'matching.numTaskqueueWritePartitions=1',
+    ...(opts.dynamicConfig ?? []),
+  ];
+  return [...storage, ...searchAttributeFlags(), ...dynamic.flatMap((kv) => ['--dynamic-config-value', kv])];
 }
 
 export async function connectClient(cfg: Config['temporal']): Promise<{ client: Client; connection: Connection }> {

@@ -8,6 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv, Services } from './context';
 import { ApiError, errorResponse, toApiError } from './errors';
 import { requireUser } from './auth';
+import { healthHandler } from './health';
 import { batchRoutes } from './routes/batches';
 import { updateRoutes } from './routes/updates';
 import { jobRoutes } from './routes/jobs';
@@ -37,7 +38,7 @@ export function createApp(services: Services): Hono<AppEnv> {
     }),
   );
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/healthz', healthHandler);
 
   // Worker routes authenticate with instance tokens, never user tokens.
   app.route('/api/v1alpha', instanceRoutes());

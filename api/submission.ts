@@ -31,6 +31,15 @@ export async function submissionPools(s: Services): Promise<readonly PoolDefinit
 }
 
 /**
+ * Every route that takes a bunch validates it before writing anything, so this is where a
+ * lost Temporal is caught: a 503 before the batch, update or jobs exist, instead of rows that
+ * no workflow will ever walk and a request that hangs.
+ */
+async function requireOrchestrator(s: Services): Promise<void> {
+  await s.workflows.requireAvailable();
+}
+
+/**
  * `billingProject` is the batch's; a caller that does not pass it gets the looser check
  * against every project the caller may submit to, and the agent's copy-time check does the rest.
  */
@@ -42,6 +51,7 @@ export async function validateBunch(
   nJobs: number,
   billingProject?: string,
 ): Promise<JobSpec[]> {
+  await requireOrchestrator(s);
   const pools = await submissionPools(s);
   const regions = supportedRegions(s);
   const specs = parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username, regions });

@@ -1,10 +1,12 @@
 /**
  * The API's only door into Temporal: start or wake batch workflows, forward cancellation, and
  * poke job, scheduler and autoscaler workflows when workers report or admins act. Reports may repeat; every call here
- * is safe to repeat.
+ * is safe to repeat. A Temporal that does not answer is reported as `unavailable` (503) within
+ * seconds rather than waited for: the SDK would otherwise retry a lost server for minutes.
  */
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { batchWorkflow } from '../workflows/batch';
+import { ApiError } from './errors';
 import {
   BatchIdAttr,
   autoscalerPokeSignal,
@@ -23,15 +25,61 @@ import {
 
 export type WorkflowGateway = ReturnType<typeof createWorkflowGateway>;
 
-const ignoreMissing = (e: unknown) => {
-  if (e instanceof WorkflowNotFoundError) return;
-  throw e;
-};
+/** A health answer is one local round trip; a server that has not answered in this long is down. */
+const HEALTH_DEADLINE_MS = 2_000;
+/** How long a healthy answer is trusted, so a burst of submissions costs one check. */
+const HEALTH_CACHE_MS = 1_000;
+/** A wake is an Update the batch workflow must take; under load that takes seconds, not minutes. */
+const WAKE_DEADLINE_MS = 30_000;
+/** A signal is one write on the server. */
+const SIGNAL_DEADLINE_MS = 10_000;
+
+export const TEMPORAL_UNAVAILABLE = 'Temporal is not reachable; nothing was changed, try again shortly';
 
 export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number }) {
   let schedulerPokePending: Promise<void> | null = null;
+  let healthyUntil = 0;
+
+  /**
+   * Whether the Temporal frontend answers (GetSystemInfo: the cheapest call it serves). A
+   * recent healthy answer is reused unless `fresh` asks for a new one (health checks do).
+   */
+  async function available(opts: { fresh?: boolean } = {}): Promise<boolean> {
+    if (!opts.fresh && Date.now() < healthyUntil) return true;
+    try {
+      await client.connection.withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => client.connection.workflowService.getSystemInfo({}));
+      healthyUntil = Date.now() + HEALTH_CACHE_MS;
+      return true;
+    } catch {
+      healthyUntil = 0;
+      return false;
+    }
+  }
+
+  /**
+   * One signal within a deadline; a failure while Temporal is down is `unavailable`. What a
+   * signal asks for is in the database already, and the receiving workflow's periodic look
+   * finds it, so a signal lost this way is late, never lost for good.
+   */
+  async function signalBounded(send: () => Promise<void>): Promise<void> {
+    try {
+      await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, send);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return;
+      healthyUntil = 0;
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+      throw e;
+    }
+  }
 
   return {
+    available,
+
+    /** Throws `unavailable` (503) unless Temporal answers: for requests that must not half-happen. */
+    async requireAvailable(): Promise<void> {
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+    },
+
     /** Starts the batch's workflow, or wakes the running one, and waits until it has heard. */
     async wakeBatch(b: { id: number; user: string; billingProject: string }): Promise<void> {
       for (let attempt = 1; ; attempt++) {
@@ -48,9 +96,13 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           ],
         });
         try {
-          await client.workflow.executeUpdateWithStart(wakeBatchUpdate, { startWorkflowOperation: start });
+          await client.withDeadline(Date.now() + WAKE_DEADLINE_MS, () =>
+            client.workflow.executeUpdateWithStart(wakeBatchUpdate, { startWorkflowOperation: start }),
+          );
           return;
         } catch (e) {
+          healthyUntil = 0;
+          if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
           // The run we reached completed before taking the update: the next try starts a new one.
           if (attempt >= 5) throw e;
         }
@@ -58,19 +110,18 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
     },
 
     async cancelBatch(batchId: number): Promise<void> {
-      await client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal).catch(ignoreMissing);
+      await signalBounded(() => client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal));
     },
 
     async pokeJob(batchId: number, jobId: number): Promise<void> {
-      await client.workflow.getHandle(jobWorkflowId(batchId, jobId)).signal(jobPokeSignal).catch(ignoreMissing);
+      await signalBounded(() => client.workflow.getHandle(jobWorkflowId(batchId, jobId)).signal(jobPokeSignal));
     },
 
     /** Coalesced: a burst of reports becomes one signal in flight at a time. */
     pokeScheduler(): Promise<void> {
       if (!schedulerPokePending) {
-        schedulerPokePending = client.workflow
-          .getHandle(schedulerWorkflowId(opts.taskQueue))
-          .signal(schedulerPokeSignal)
+        schedulerPokePending = client
+          .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).signal(schedulerPokeSignal))
           .catch(() => undefined)
           .finally(() => {
             schedulerPokePending = null;
@@ -84,9 +135,8 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
      * out, a job-private VM that came up. Best effort; the periodic loop does the same later.
      */
     async pokeAutoscaler(): Promise<void> {
-      await client.workflow
-        .getHandle(autoscalerWorkflowId(opts.taskQueue))
-        .signal(autoscalerPokeSignal)
+      await client
+        .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(autoscalerWorkflowId(opts.taskQueue)).signal(autoscalerPokeSignal))
         .catch(() => undefined);
     },
   };

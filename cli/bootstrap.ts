@@ -8,7 +8,8 @@ import type { Db } from '../db/client';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../db/queries/users';
 import { newToken } from '../db/queries/tokens';
 
-export type DevCredentials = { url: string; token: string; billing_project: string; temporal_ui: string; user: string };
+/** `pid` is the service that serves `url`: the admin command uses the URL only while that process holds the data directory. */
+export type DevCredentials = { url: string; token: string; billing_project: string; temporal_ui: string; user: string; pid: number };
 
 export const DEV_USER = 'dev';
 export const DEV_BILLING_PROJECT = 'dev';

@@ -2,7 +2,7 @@
 import { runLocal } from './local';
 import { runService } from './services';
 import { runAgent } from '../worker-vm/main';
-import { runAdmin, UsageError } from './admin';
+import { AdminRefused, runAdmin, UsageError } from './admin';
 
 const USAGE = 'usage: cli/main.ts <local|api|driver|agent|admin>';
 
@@ -19,7 +19,11 @@ async function main(cmd: string | undefined): Promise<void> {
       return runAdmin(process.argv.slice(3)).then(
         (out) => void (out && process.stdout.write(out + '\n')),
         (e: unknown) => {
-          // Usage and input mistakes get their message alone; anything else its stack below.
+          // Usage and input mistakes, and refusals, get their message alone; anything else its stack below.
+          if (e instanceof AdminRefused) {
+            process.stderr.write(e.message + '\n');
+            process.exit(1);
+          }
           if (!(e instanceof UsageError) && !(e instanceof Error && 'field' in e)) throw e;
           process.stderr.write(e.message + '\n');
           process.exit(2);

@@ -4,6 +4,10 @@
  * a message and no stack.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db-url';
@@ -19,11 +23,15 @@ let database: Database;
 type Run = { code: number; stdout: string; stderr: string };
 
 function admin(...args: string[]): Promise<Run> {
+  return adminWith({ DATABASE_URL: tdb.url }, ...args);
+}
+
+function adminWith(env: Record<string, string | undefined>, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', CLI, 'admin', ...args],
-      { env: { ...process.env, DATABASE_URL: tdb.url, HB_LOG_LEVEL: 'warn' } },
+      { env: { ...process.env, HB_LOG_LEVEL: 'warn', ...env } },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -72,6 +80,21 @@ describe('admin command', () => {
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toMatch(pattern);
       expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
+
+describe('admin command on the embedded database', () => {
+  it('works on a data directory no service holds, holding its lock only while it runs', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hb-admin-pglite-'));
+    try {
+      const env = { DATABASE_URL: undefined, HB_DATA_DIR: dataDir };
+      expect(await adminWith(env, 'create-user', 'ops', '--admin')).toMatchObject({ code: 0, stdout: 'created ops (admin)\n' });
+      expect(existsSync(path.join(dataDir, 'local.pid'))).toBe(false);
+      expect((await adminWith(env, 'create-token', 'ops')).code).toBe(0);
+      expect(await adminWith(env, 'list-users')).toMatchObject({ code: 0, stdout: 'ops\tadmin\t1 token(s)\n' });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -76,6 +76,12 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
   expect(creds.url).toBe(`http://127.0.0.1:${apiPort}`);
   expect(creds.temporal_ui).toBe(`http://127.0.0.1:${uiPort}`);
   expect(existsSync(path.join(dataDir, 'pglite'))).toBe(true);
+  // Health names both parts it depends on.
+  const health = await fetch(`${creds.url}/healthz`);
+  expect({ status: health.status, body: await health.json() }).toEqual({ status: 200, body: { ok: true, database: 'ok', temporal: 'ok' } });
+  // The dev server it runs is recorded, with its start time, in the data directory.
+  const [temporalRecord] = JSON.parse(await readFile(path.join(dataDir, 'processes.json'), 'utf8')) as { role: string; pid: number }[];
+  expect(temporalRecord).toMatchObject({ role: 'temporal' });
 
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${creds.url}/api/v1alpha${p}`, { ...init, headers: { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' } });
@@ -95,6 +101,8 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
 
   await interrupt(child);
   expect(existsSync(path.join(dataDir, 'local.pid'))).toBe(false);
+  expect(processAlive(temporalRecord!.pid)).toBe(false);
+  expect(JSON.parse(await readFile(path.join(dataDir, 'processes.json'), 'utf8'))).toEqual([]);
   // Nothing it started is left: no API, no Temporal server.
   await expect(fetch(`${creds.url}/healthz`)).rejects.toThrow();
   await waitFor('temporal server to stop', async () => {
@@ -117,10 +125,11 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
   expect(again.token).toBe(creds.token);
   const batch = (await (await api(`/batches/${id}`)).json()) as Record<string, unknown>;
   expect(batch).toMatchObject({ id, state: 'success', n_succeeded: 2 });
-  // The workflow history is still there in the dev server's SQLite file.
+  // The workflow history is still there in the dev server's SQLite file. The batch may have
+  // been stopped between its last job and its workflow's end: the restarted driver ends it.
   const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
-  const desc = await new Client({ connection }).workflow.getHandle(batchWorkflowId(id)).describe();
-  expect(desc.status.name).toBe('COMPLETED');
+  const handle = new Client({ connection }).workflow.getHandle(batchWorkflowId(id));
+  await waitFor('the batch workflow to complete', async () => (await handle.describe()).status.name === 'COMPLETED', 60_000, 250);
   await connection.close();
   await interrupt(child);
   expect(processAlive(child.pid!)).toBe(false);

@@ -16,6 +16,7 @@ import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../config';
+import { devServerFlags } from '../../temporal.config';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -42,7 +43,6 @@ const DATABASE_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const NAMESPACE = 'default';
 const SERVER_START_TIMEOUT_MS = 60_000;
 
-const SEARCH_ATTRIBUTES = ['BatchId', 'BatchUser', 'BillingProject', 'BatchState'] as const;
 const DYNAMIC_CONFIG = [
   // Tests list and count workflows a lot; the default visibility rate limit is low.
   'frontend.namespaceRPS.visibility=1000',
@@ -85,8 +85,8 @@ async function startDevServer(cliPath: string): Promise<DevServer> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
-  for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
-  for (const kv of DYNAMIC_CONFIG) args.push('--dynamic-config-value', kv);
+  // In memory: a test run needs no persistence; the tuned dynamic config is the same as npm start's.
+  args.push(...devServerFlags({ dynamicConfig: DYNAMIC_CONFIG }));
 
   // Own process group, so teardown can kill the server and anything it spawned.
   const child = spawn(cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
