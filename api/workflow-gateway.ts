@@ -9,7 +9,6 @@ import {
   BatchIdAttr,
   autoscalerPokeSignal,
   autoscalerWorkflowId,
-  BatchStateAttr,
   BatchUserAttr,
   BillingProjectAttr,
   batchWorkflowId,
@@ -44,7 +43,7 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
             { key: BatchIdAttr, value: String(b.id) },
             { key: BatchUserAttr, value: b.user },
             { key: BillingProjectAttr, value: b.billingProject },
-            { key: BatchStateAttr, value: 'running' },
+            // No BatchState: the run sets it once it sees committed work (workflows/batch.ts).
           ],
         });
         try {

@@ -162,8 +162,20 @@ export async function finishJob(
   });
 }
 
-/** `state` is Hail's visible batch state, for the workflow's search attributes. */
-export type ClaimResult = { jobIds: number[]; complete: boolean; cancelled: boolean; state: BatchState };
+/**
+ * What the batch workflow needs to know after a claim. `state` is Hail's visible batch state,
+ * for the workflow's search attributes; `running`: committed jobs are not all complete (the
+ * batch has work); `commitPending`: an update with jobs is reserved but not committed, so a
+ * commit may be on its way (the API wakes the workflow just before committing).
+ */
+export type ClaimResult = {
+  jobIds: number[];
+  complete: boolean;
+  cancelled: boolean;
+  state: BatchState;
+  running: boolean;
+  commitPending: boolean;
+};
 
 /**
  * Hands Ready jobs to the batch workflow to start job workflows for. Keyed by a token the
@@ -186,12 +198,19 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
     const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled' };
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false };
+    const [pending] = await tx
+      .select({ updateId: batchUpdates.updateId })
+      .from(batchUpdates)
+      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.committed, false), gt(batchUpdates.nJobs, 0)))
+      .limit(1);
     return {
       jobIds: ids,
       complete: b.storedState === 'complete',
       cancelled: b.cancelled || b.deleted,
       state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
+      running: b.storedState === 'running',
+      commitPending: pending !== undefined && !b.deleted,
     };
   });
 }
@@ -200,10 +219,15 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
  * Cancels a batch: flags every incomplete job, and completes as Cancelled the Ready jobs no
  * workflow owns yet. Owned jobs are cancelled by their job workflows (which may need to kill
  * a container first); Pending jobs are cancelled as their parents finish.
+ *
+ * Only a running batch is cancelled, as Hail's `cancel_batch` does (`state = 'running'`): a
+ * complete batch is left as it is, so cancelling one that succeeded does not turn it into
+ * `cancelled`, and a later update to it still runs. `cancelled` says whether this call cancelled it.
  */
-export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean }> {
+export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
-    await lockBatch(tx, batchId);
+    const batch = await lockBatch(tx, batchId);
+    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
     await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
     await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
     const victims = await tx
@@ -217,7 +241,7 @@ export async function cancelBatchJobs(db: Db, batchId: number, now: number): Pro
     const delta = emptyDelta();
     countState(delta, 'Cancelled', ids.length);
     await releaseChildren(tx, batchId, ids, ids, now, delta);
-    return { batchComplete: await applyCounts(tx, batchId, delta, now) };
+    return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };
   });
 }
 
