@@ -82,10 +82,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     dirty = true;
   });
 
-  const show = async (state: string) => {
+  const show = async (state: string, laterUpdate = false) => {
     if (state === shown) return;
-    if (state === 'running' && shown === null) {
-      // A new phase: earlier runs' final states are no longer true.
+    if (state === 'running' && shown === null && laterUpdate) {
+      // A new phase of a batch that may have had one before: earlier runs' final states are
+      // no longer true. (With a single committed update there was no earlier phase to forget.)
       await acts.forgetFinishedRuns({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId });
     }
     upsertSearchAttributes([{ key: BatchStateAttr, value: state }]);
@@ -124,7 +125,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       cancelled = true;
       await cancelChildren(open);
     }
-    if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running');
+    if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running', claim.laterUpdate);
     if (claim.jobIds.length > 0) {
       // Open before started: a quick child may report jobDone before its siblings have started.
       for (const id of claim.jobIds) open.add(id);

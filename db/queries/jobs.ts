@@ -166,7 +166,8 @@ export async function finishJob(
  * What the batch workflow needs to know after a claim. `state` is Hail's visible batch state,
  * for the workflow's search attributes; `running`: committed jobs are not all complete (the
  * batch has work); `commitPending`: an update with jobs is reserved but not committed, so a
- * commit may be on its way (the API wakes the workflow just before committing).
+ * commit may be on its way (the API wakes the workflow just before committing); `laterUpdate`:
+ * more than one update with jobs is committed, so the batch may have had an earlier phase.
  */
 export type ClaimResult = {
   jobIds: number[];
@@ -175,6 +176,7 @@ export type ClaimResult = {
   state: BatchState;
   running: boolean;
   commitPending: boolean;
+  laterUpdate: boolean;
 };
 
 /**
@@ -198,19 +200,20 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
     const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false };
-    const [pending] = await tx
-      .select({ updateId: batchUpdates.updateId })
-      .from(batchUpdates)
-      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.committed, false), gt(batchUpdates.nJobs, 0)))
-      .limit(1);
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false };
+    const [updates] = await rawRows<{ committed: number; pending: boolean }>(
+      tx,
+      sql`SELECT count(*) FILTER (WHERE committed)::int AS committed, COALESCE(bool_or(NOT committed), false) AS pending
+            FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0`,
+    );
     return {
       jobIds: ids,
       complete: b.storedState === 'complete',
       cancelled: b.cancelled || b.deleted,
       state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
       running: b.storedState === 'running',
-      commitPending: pending !== undefined && !b.deleted,
+      commitPending: (updates?.pending ?? false) && !b.deleted,
+      laterUpdate: (updates?.committed ?? 0) > 1,
     };
   });
 }

@@ -195,7 +195,13 @@ describe('what a claim tells the batch workflow', () => {
     await commitUpdate(db, batch.id, update.updateId, 2);
     expect(await claimReadyJobs(db, batch.id, 'c/2', 10)).toMatchObject({ jobIds: [1], complete: false, running: true, commitPending: false, state: 'running' });
     await finishJob(db, batch.id, 1, 'Success', { now: 3 });
-    expect(await claimReadyJobs(db, batch.id, 'c/3', 10)).toMatchObject({ complete: true, running: false, commitPending: false, state: 'success' });
+    expect(await claimReadyJobs(db, batch.id, 'c/3', 10)).toMatchObject({ complete: true, running: false, commitPending: false, state: 'success', laterUpdate: false });
+    // A later update to the complete batch: its phase may follow an earlier one.
+    const later = await createUpdate(db, batch.id, `claim${seq}-later`, 1, 4);
+    await insertJobs(db, batch.id, later.updateId, parseJobBunch(bunch, { startJobId: later.startJobId, nJobsInUpdate: 1, pools, user: 'u' }));
+    expect(await claimReadyJobs(db, batch.id, 'c/4', 10)).toMatchObject({ complete: true, commitPending: true, laterUpdate: false });
+    await commitUpdate(db, batch.id, later.updateId, 5);
+    expect(await claimReadyJobs(db, batch.id, 'c/5', 10)).toMatchObject({ jobIds: [2], running: true, commitPending: false, laterUpdate: true });
   });
 });
 
