@@ -262,6 +262,30 @@ export async function listJobPage(
   return q.select().from(jobs).where(and(...conds)).orderBy(asc(jobs.jobId)).limit(opts.limit);
 }
 
+/**
+ * A job-private job whose VM was lost before the job was placed on it (Creating, no live VM).
+ * That VM was one of the job's tries — Hail makes the attempt when it asks for the VM — so it
+ * counts toward n_max_attempts like an attempt lost with its instance: once they are used up
+ * the job ends in Error instead of asking for VM after VM. The end comes first, in one
+ * transaction, so a crash can only leave the count short, never an extra VM.
+ */
+export async function jobPrivateVmLost(db: Db, batchId: number, jobId: number, now: number): Promise<'requeued' | 'errored' | 'unchanged'> {
+  const job = await getJob(db, batchId, jobId);
+  if (!job || job.state !== 'Creating') return 'unchanged';
+  const exhausted = job.nAttempts + 1 >= job.nMaxAttempts;
+  if (exhausted) {
+    const r = await finishJob(db, batchId, jobId, 'Error', { now, from: ['Creating'] });
+    if (!r.changed) return 'unchanged';
+  }
+  const rows = await db
+    .update(jobs)
+    .set({ nAttempts: sql`${jobs.nAttempts} + 1`, ...(exhausted ? {} : { state: 'Ready' as const }) })
+    .where(and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), eq(jobs.state, exhausted ? 'Error' : 'Creating')))
+    .returning({ jobId: jobs.jobId });
+  if (exhausted) return 'errored';
+  return rows.length > 0 ? 'requeued' : 'unchanged';
+}
+
 /** Running → Ready after an attempt was lost, only if that attempt is still the current one. */
 export async function requeueJob(db: Db, batchId: number, jobId: number, attemptId: string): Promise<boolean> {
   const rows = await db

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { job, startTestService, waitFor, waitForBatch, type TestService } from '../support/service';
+import { listInstances } from '../../db/queries/instances';
 
 let s: TestService;
 
@@ -95,5 +96,36 @@ describe('attempts lost with their instance', () => {
     expect(attempts).toHaveLength(2);
     expect(new Set(attempts.map((a) => a.instance_name)).size).toBe(2);
     expect(attempts.every((a) => a.end_time !== null && !!a.reason)).toBe(true);
+  });
+
+  it('count for a job-private job whose VMs die before it is placed: it stops asking for VMs', async () => {
+    const res = await s.api('/api/v1alpha/batches/create-fast', {
+      method: 'POST',
+      json: {
+        batch: { billing_project: 'test', n_jobs: 1, token: `lost-private-${Date.now()}` },
+        bunch: [job(1, ['sleep', '300'], { n_max_attempts: 2, resources: { machine_type: 'n1-standard-2' } })],
+      },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const batchId = ((await res.json()) as { id: number }).id;
+    const seen = new Set<string>();
+    // Every VM made for the job dies as soon as its process exists, pending or not.
+    const done = await waitFor('the job to end', async () => {
+      for (const vm of (await listInstances(s.database.db)).filter((i) => i.batchId === batchId && i.state !== 'deleted')) {
+        const pid = agentPid(vm.name);
+        if (pid !== null) {
+          seen.add(vm.name);
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+      const j = await jobOf(batchId);
+      return ['Error', 'Success', 'Failed', 'Cancelled'].includes(j.state) ? j : null;
+    }, 120_000, 20);
+    expect(done.state).toBe('Error');
+    await waitForBatch(s, batchId, 30_000);
+    const vms = (await listInstances(s.database.db)).filter((i) => i.batchId === batchId);
+    expect(vms).toHaveLength(2);
+    expect(seen.size).toBe(2);
+    expect((await jobOf(batchId)).n_attempts).toBe(2);
   });
 });
