@@ -12,6 +12,7 @@ import { countFailedRequest, deactivateIfIdle, idleSince, liveInstances, recordH
 import { listPools, getPool } from '../db/queries/pools';
 import { readyCoresByPool, waitingJobPrivateJobs, moveJobPrivate, boundJobStates } from '../db/queries/autoscaler';
 import { newAttemptId, reserveAttempt } from '../db/queries/attempts';
+import { jobPrivateVmLost } from '../db/queries/jobs';
 import {
   DEFAULT_POOL_CONFIG,
   estimateInstancesToCreate,
@@ -32,7 +33,8 @@ const JOB_PRIVATE_PAGE = 300;
 export type Decision = { instance: string; pool: string; action: 'created' | 'deleted'; reason: string };
 export type HealthResult = { decisions: Decision[]; orphansDeleted: string[]; jobsToPoke: JobRef[] };
 export type ScaleResult = { decisions: Decision[]; nextLoopMs: number };
-export type JobPrivateResult = { decisions: Decision[]; placed: JobRef[] };
+/** `ended`: jobs this step ended (their job workflows are poked to tell their batches). */
+export type JobPrivateResult = { decisions: Decision[]; placed: JobRef[]; ended: JobRef[] };
 /** What a loop did: every decision (created/deleted, pool, reason), for the workflow's history. */
 export type LoopResult = { decisions: Decision[]; orphansDeleted: string[]; jobsToPoke: JobRef[]; placed: JobRef[]; nextLoopMs: number };
 
@@ -190,6 +192,7 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
     async scaleJobPrivate(): Promise<JobPrivateResult> {
       const decisions: Decision[] = [];
       const placed: JobRef[] = [];
+      const ended: JobRef[] = [];
       const key = (b: number, j: number) => `${b}:${j}`;
       let bound = (await liveInstances(db)).filter((i) => i.batchId !== null && i.jobId !== null);
 
@@ -210,8 +213,16 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
       for (const job of waiting) {
         const inst = byJob.get(key(job.batchId, job.jobId));
         if (!inst) {
-          // Creating with no live VM: the VM was lost before the job started; ask again.
-          if (job.state === 'Creating') await moveJobPrivate(db, job.batchId, job.jobId, 'Creating', 'Ready');
+          // Creating with no live VM: the VM was lost before the job started. It counts as a
+          // try; ask again only while tries are left.
+          if (job.state === 'Creating') {
+            const outcome = await jobPrivateVmLost(db, job.batchId, job.jobId, clock(deps));
+            if (outcome === 'errored') {
+              ended.push({ batchId: job.batchId, jobId: job.jobId });
+              log.warn('job-private job ended in Error: its VMs were lost and n_max_attempts are used up', { batch_id: job.batchId, job_id: job.jobId });
+            }
+            if (outcome !== 'requeued') continue;
+          }
           needVm.push(job);
           continue;
         }
@@ -261,7 +272,7 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
         decisions.push({ instance: name, pool: JOB_PRIVATE_POOL, action: 'created', reason: `job ${req.batchId}/${req.jobId}` });
       }
       logDecisions('job-private', decisions);
-      return { decisions, placed };
+      return { decisions, placed, ended };
     },
   };
 
@@ -278,7 +289,7 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
       return {
         decisions: [...health.decisions, ...scale.decisions, ...priv.decisions],
         orphansDeleted: health.orphansDeleted,
-        jobsToPoke: health.jobsToPoke,
+        jobsToPoke: [...health.jobsToPoke, ...priv.ended],
         placed: priv.placed,
         nextLoopMs: scale.nextLoopMs,
       };

@@ -1,6 +1,11 @@
+import { getClient } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import { cancelBatchJobs, claimReadyJobs, type ClaimResult } from '../db/queries/jobs';
+
+/** Runs of a batch workflow whose BatchState says the batch is done. */
+const finishedRunsQuery = (workflowId: string): string =>
+  `WorkflowId = '${workflowId}' AND ExecutionStatus != 'Running' AND BatchState IN ('success', 'failure', 'cancelled')`;
 
 export function createBatchActivities(deps: ActivityDeps) {
   const { db, log } = deps;
@@ -9,10 +14,37 @@ export function createBatchActivities(deps: ActivityDeps) {
       return claimReadyJobs(db, input.batchId, input.token, input.limit);
     },
 
-    async cancelBatch(input: { batchId: number }): Promise<{ batchComplete: boolean }> {
+    async cancelBatch(input: { batchId: number }): Promise<{ batchComplete: boolean; cancelled: boolean }> {
       const r = await cancelBatchJobs(db, input.batchId, clock(deps));
-      log.info('batch cancelled', { batch_id: input.batchId });
+      log.info(r.cancelled ? 'batch cancelled' : 'batch not cancelled: it is not running', { batch_id: input.batchId });
       return r;
+    },
+
+    /**
+     * Deletes the closed runs of a batch's workflow that show a final BatchState, other than
+     * `runId`: a later update started a new phase, so what they show is no longer true, and a
+     * closed run's search attributes cannot be changed. Best effort: a failure is logged and
+     * costs only a stale listing, never the batch's progress.
+     */
+    async forgetFinishedRuns(input: { workflowId: string; runId: string }): Promise<{ forgotten: number }> {
+      // The id goes into a visibility query: only a batch workflow's id, never anything else.
+      if (!/^batch-\d+$/.test(input.workflowId)) return { forgotten: 0 };
+      let forgotten = 0;
+      try {
+        const client = getClient();
+        for await (const run of client.workflow.list({ query: finishedRunsQuery(input.workflowId) })) {
+          if (run.runId === input.runId) continue;
+          await client.workflowService.deleteWorkflowExecution({
+            namespace: client.options.namespace,
+            workflowExecution: { workflowId: run.workflowId, runId: run.runId },
+          });
+          forgotten++;
+        }
+      } catch (e) {
+        log.warn('could not forget finished runs of a batch workflow', { workflow_id: input.workflowId, error: String(e) });
+      }
+      if (forgotten > 0) log.info('finished runs of a batch forgotten: a new phase began', { workflow_id: input.workflowId, forgotten });
+      return { forgotten };
     },
   };
 }

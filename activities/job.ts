@@ -26,7 +26,11 @@ export function createJobActivities(deps: ActivityDeps) {
 
   async function requeue(batchId: number, jobId: number, attemptId: string, exhausted: boolean): Promise<JobView> {
     if (exhausted) {
-      await finishJob(db, batchId, jobId, 'Error', { now: clock(deps), from: ['Running'] });
+      // Every attempt lost with its instance counted (reserveAttempt counts each placement), so a
+      // job that takes its machine down stops here rather than walking the pool; the reason
+      // each attempt ended is on the attempt.
+      const { changed } = await finishJob(db, batchId, jobId, 'Error', { now: clock(deps), from: ['Running'] });
+      if (changed) log.warn('job ended in Error: its last attempt was lost and n_max_attempts are used up', { batch_id: batchId, job_id: jobId, attempt_id: attemptId });
       return { state: 'Error', complete: true };
     }
     await requeueJob(db, batchId, jobId, attemptId);

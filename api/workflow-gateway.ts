@@ -11,7 +11,6 @@ import {
   BatchIdAttr,
   autoscalerPokeSignal,
   autoscalerWorkflowId,
-  BatchStateAttr,
   BatchUserAttr,
   BillingProjectAttr,
   batchWorkflowId,
@@ -92,7 +91,7 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
             { key: BatchIdAttr, value: String(b.id) },
             { key: BatchUserAttr, value: b.user },
             { key: BillingProjectAttr, value: b.billingProject },
-            { key: BatchStateAttr, value: 'running' },
+            // No BatchState: the run sets it once it sees committed work (workflows/batch.ts).
           ],
         });
         try {

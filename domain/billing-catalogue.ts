@@ -2,7 +2,7 @@
  * The resource catalogue as stored (one row per `<product>/<version>`) turned back into a rate
  * card, the shape of an admin's price change, and what a billing report adds up. Pure.
  */
-import { parseResourceName, type RateCard } from './billing-rates';
+import { isBillableProduct, isUsableRate, MAX_RATE_PER_UNIT_MS, parseResourceName, type RateCard } from './billing-rates';
 import { usageCostBreakdown, type ResourceCost, type ResourceUsage } from './billing';
 import { SpecError, showValue } from './errors';
 import { unstorableText } from './limits';
@@ -10,17 +10,18 @@ import { unstorableText } from './limits';
 export type CatalogueRow = { name: string; product: string; version: number; rate: number };
 
 /**
- * The card a set of catalogue rows describes. Versions of a product must run 1..n without a
- * gap, since a card indexes rates by version; a gap means a corrupt catalogue and throws rather
- * than silently pricing an attempt at a neighbour's rate.
+ * The card a set of catalogue rows describes, as billing prices with it. Every stored row is
+ * data someone may have written before the rules held, and a read must never fail on one: a
+ * version whose rate is not usable (isUsableRate), or that is missing, prices at the product's
+ * last usable rate before it — what the product cost before the bad change — or at 0 when there
+ * is none; a row whose name does not spell its product and version names nothing and is
+ * skipped. db/queries/billing.ts prices in SQL by the same rule (`effectiveRates`).
  */
 export function rateCardFromRows(rows: readonly CatalogueRow[]): RateCard {
   const byProduct = new Map<string, Map<number, number>>();
   for (const row of rows) {
     const parsed = parseResourceName(row.name);
-    if (!parsed || parsed.product !== row.product || parsed.version !== row.version) {
-      throw new RangeError(`catalogue row ${row.name} does not match product ${row.product} version ${row.version}`);
-    }
+    if (!parsed || parsed.product !== row.product || parsed.version !== row.version) continue;
     const versions = byProduct.get(row.product) ?? new Map<number, number>();
     versions.set(row.version, row.rate);
     byProduct.set(row.product, versions);
@@ -28,10 +29,11 @@ export function rateCardFromRows(rows: readonly CatalogueRow[]): RateCard {
   const card: Record<string, readonly number[]> = {};
   for (const [productName, versions] of byProduct) {
     const rates: number[] = [];
-    for (let v = 1; v <= versions.size; v++) {
+    let lastUsable = 0;
+    for (let v = 1; v <= Math.max(...versions.keys()); v++) {
       const rate = versions.get(v);
-      if (rate === undefined) throw new RangeError(`catalogue of ${productName} has no version ${v}`);
-      rates.push(rate);
+      if (rate !== undefined && isUsableRate(rate)) lastUsable = rate;
+      rates.push(lastUsable);
     }
     card[productName] = Object.freeze(rates);
   }
@@ -42,8 +44,9 @@ export type NewRate = { product: string; rate: number };
 
 /**
  * An admin's price change: `{product, rate}` with the rate in dollars per unit per ms, the unit
- * the catalogue lists. A product name may not end in a version (`/3`), or its resource names
- * would not parse back.
+ * the catalogue lists. The product must be one billing uses (a rate for anything else prices
+ * nothing), and the rate usable (isUsableRate): one stored rate multiplies every attempt's
+ * cost, so an unbounded one would overflow every sum it enters.
  */
 export function parseNewRate(body: unknown): NewRate {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -60,8 +63,17 @@ export function parseNewRate(body: unknown): NewRate {
   }
   const unstorable = unstorableText(product);
   if (unstorable !== null) throw new SpecError('product', `invalid product name: it ${unstorable}`);
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) {
-    throw new SpecError('rate', `expected a number ≥ 0 (dollars per unit per ms), got ${showValue(rate)}`);
+  if (!isBillableProduct(product)) {
+    throw new SpecError(
+      'product',
+      `unknown product ${showValue(product)}; expected one billing uses, e.g. 'service-fee', 'ip-fee/1024' or 'compute/n1-preemptible/<region>'`,
+    );
+  }
+  if (typeof rate !== 'number' || !isUsableRate(rate)) {
+    throw new SpecError(
+      'rate',
+      `expected a number > 0 and ≤ ${MAX_RATE_PER_UNIT_MS} (dollars per unit per ms), got ${showValue(rate)}`,
+    );
   }
   return { product, rate };
 }

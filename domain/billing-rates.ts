@@ -54,6 +54,43 @@ function preemptibility(preemptible: boolean): string {
   return preemptible ? 'preemptible' : 'nonpreemptible';
 }
 
+const REGION = '[a-z0-9][a-z0-9-]{0,62}';
+const PREEMPTIBILITY = '(?:preemptible|nonpreemptible)';
+// Every product name `product` builds, for any region; the fixed names have no regex characters.
+const BILLABLE_PRODUCT = new RegExp(
+  `^(?:${[
+    `(?:compute|memory)/n1-${PREEMPTIBILITY}/${REGION}`,
+    `disk/pd-ssd/${REGION}`,
+    `disk/local-ssd/${PREEMPTIBILITY}/${REGION}`,
+    `accelerator/[a-z0-9][a-z0-9-]{0,62}-${PREEMPTIBILITY}/${REGION}`,
+    product.ipFee,
+    product.serviceFee,
+    product.supportFee,
+  ].join('|')})$`,
+);
+
+/**
+ * Whether an attempt can ever be billed for `productName`: one of the names `product` builds,
+ * for any region. A rate for anything else would be a catalogue row nothing reads, or, worse,
+ * a name that collides with a real resource's versions.
+ */
+export function isBillableProduct(productName: string): boolean {
+  return BILLABLE_PRODUCT.test(productName);
+}
+
+/**
+ * The dearest rate the catalogue takes, in dollars per unit per ms: $3.60 per unit-hour, i.e.
+ * $3,600 per core-hour or $3,686 per GiB-hour of memory, five orders of magnitude above any
+ * real price. The bound is what keeps cost finite: quantity (≤ 1e15) × rate × ms (≤ 1e16)
+ * stays far inside a double, in SQL and here, however long an attempt runs.
+ */
+export const MAX_RATE_PER_UNIT_MS = 1e-6;
+
+/** A rate billing may use: finite, positive and at most MAX_RATE_PER_UNIT_MS (NaN is none of these). */
+export function isUsableRate(rate: number): boolean {
+  return Number.isFinite(rate) && rate > 0 && rate <= MAX_RATE_PER_UNIT_MS;
+}
+
 /**
  * Every price ever set, by product: the rate of version v is at index v − 1. Versions are only
  * ever appended (withRate), which is what keeps old attempts at old prices. Plain JSON, so a
@@ -80,8 +117,8 @@ function versionsOf(card: RateCard, productName: string): readonly number[] | un
 /** The card with a new version of `productName` at `ratePerUnitMs`; earlier versions are kept as they were. */
 export function withRate(card: RateCard, productName: string, ratePerUnitMs: number): RateCard {
   if (productName === '' || productName.endsWith('/')) throw new RangeError(`invalid product name '${productName}'`);
-  if (!Number.isFinite(ratePerUnitMs) || ratePerUnitMs < 0) {
-    throw new RangeError(`rate of ${productName} must be a finite number ≥ 0, got ${ratePerUnitMs}`);
+  if (!isUsableRate(ratePerUnitMs)) {
+    throw new RangeError(`rate of ${productName} must be in (0, ${MAX_RATE_PER_UNIT_MS}] dollars per unit per ms, got ${ratePerUnitMs}`);
   }
   const versions = Object.freeze([...(versionsOf(card, productName) ?? []), ratePerUnitMs]);
   return Object.freeze({ ...card, [productName]: versions });
@@ -107,6 +144,18 @@ export function rateOf(card: RateCard, resource: string): number {
   const rate = parsed ? versionsOf(card, parsed.product)?.[parsed.version - 1] : undefined;
   if (rate === undefined) throw new RangeError(`no rate for resource '${resource}'`);
   return rate;
+}
+
+/**
+ * The rate a recorded resource is priced at when costs are read: rateOf, or 0 for a name the
+ * catalogue does not list. Attempts only ever record catalogue names (billing-resources.ts), so
+ * this only meets rows written by hand or before a rule held; the SQL prices them the same (its
+ * join finds no rate), and a read never fails on a stored value.
+ */
+export function billedRateOf(card: RateCard, resource: string): number {
+  const parsed = parseResourceName(resource);
+  const rate = parsed ? versionsOf(card, parsed.product)?.[parsed.version - 1] : undefined;
+  return rate !== undefined && isUsableRate(rate) ? rate : 0;
 }
 
 export type RateCardEntry = { resource: string; product: string; version: number; rate: number };

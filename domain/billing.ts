@@ -3,7 +3,7 @@
  * billed ms over an attempt's resources (billing-resources.ts) at the rates of the versions it
  * recorded (billing-rates.ts). Pure: the current time is always an argument.
  */
-import { compareNames, rateOf, type RateCard } from './billing-rates';
+import { billedRateOf, compareNames, type RateCard } from './billing-rates';
 import type { QuantifiedResource } from './billing-resources';
 import { SpecError, showValue } from './errors';
 import { parseBillingDate } from './time';
@@ -31,11 +31,16 @@ export function resourceUsage(resources: readonly QuantifiedResource[], duration
     .sort((a, b) => compareNames(a.resource, b.resource));
 }
 
-/** Dollars per resource of a usage list, sorted by resource. */
+/**
+ * Dollars per resource of a usage list, sorted by resource. Usage comes from stored rows, so a
+ * resource the card does not price, or a usage that is not a finite number ≥ 0, costs nothing
+ * rather than failing the read or turning the sum into Infinity (which JSON cannot carry).
+ */
 export function usageCostBreakdown(usage: readonly ResourceUsage[], card: RateCard): ResourceCost[] {
   const costs = new Map<string, number>();
   for (const { resource, usage: u } of usage) {
-    costs.set(resource, (costs.get(resource) ?? 0) + u * rateOf(card, resource));
+    const usable = Number.isFinite(u) && u > 0 ? u : 0;
+    costs.set(resource, (costs.get(resource) ?? 0) + usable * billedRateOf(card, resource));
   }
   return [...costs]
     .map(([resource, cost]) => ({ resource, cost }))

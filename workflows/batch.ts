@@ -38,11 +38,34 @@ const local = proxyLocalActivities<Activities>(claimActivity);
 /** How long to sleep without news before looking at the database anyway. */
 const SAFETY_POLL = '30 seconds';
 
-/** Returns the batch's state when it has no more work: success, failure or cancelled. */
+/**
+ * How long after a wake-up a run stays for a commit that is reserved but not yet seen. The API
+ * wakes the workflow just before it commits (so a crash between the two leaves a run that
+ * finds the committed jobs), and a commit is one transaction, so this is far longer than any
+ * commit takes; an update whose client never commits keeps no run alive beyond it.
+ */
+const COMMIT_GRACE_MS = 5 * 60_000;
+
+/** The BatchState values that say a batch is done; a run shows one only for work it walked. */
+const FINAL_STATES = ['success', 'failure', 'cancelled'] as const;
+
+/**
+ * Walks the batch's committed work and returns its state when there is none left: success,
+ * failure or cancelled; 'none' when it ended without ever seeing committed work (a wake-up for
+ * a commit that did not happen).
+ *
+ * `BatchState` tells the truth about the batch: unset until the run sees committed work, then
+ * `running` while there is work, then the final state. A batch has one run per phase of work
+ * (from a commit until its jobs are complete); when a later update starts a new phase, the runs
+ * that showed the earlier phase's final state are forgotten (`forgetFinishedRuns`), so each
+ * state's query lists each batch at most once, in the state it is in.
+ */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> {
   const open = new Set<number>(input.openJobs ?? []);
   let claimSeq = input.claimSeq ?? 0;
   let cancelled = input.cancelled ?? false;
+  let shown: string | null = input.shownState ?? null;
+  let wokenAt = input.wokenAt ?? Date.now();
   let cancelRequested = false;
   let dirty = true;
 
@@ -51,12 +74,24 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     dirty = true;
   });
   setHandler(wakeBatchUpdate, () => {
+    wokenAt = Date.now();
     dirty = true;
   });
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
     dirty = true;
   });
+
+  const show = async (state: string, laterUpdate = false) => {
+    if (state === shown) return;
+    if (state === 'running' && shown === null && laterUpdate) {
+      // A new phase of a batch that may have had one before: earlier runs' final states are
+      // no longer true. (With a single committed update there was no earlier phase to forget.)
+      await acts.forgetFinishedRuns({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId });
+    }
+    upsertSearchAttributes([{ key: BatchStateAttr, value: state }]);
+    shown = state;
+  };
 
   const cancelChildren = async (ids: Iterable<number>) => {
     await Promise.all(
@@ -72,7 +107,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     await condition(() => dirty, SAFETY_POLL);
     dirty = false;
 
-    if (cancelRequested && !cancelled) {
+    if (cancelRequested) {
+      // Cancels only a running batch (a complete one is left as it is); the claim says which.
+      cancelRequested = false;
       await acts.cancelBatch({ batchId: input.batchId });
     }
 
@@ -88,6 +125,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       cancelled = true;
       await cancelChildren(open);
     }
+    if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running', claim.laterUpdate);
     if (claim.jobIds.length > 0) {
       // Open before started: a quick child may report jobDone before its siblings have started.
       for (const id of claim.jobIds) open.add(id);
@@ -110,16 +148,27 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       if (claim.jobIds.length === room) dirty = true;
     }
 
+    const idle = claim.complete && open.size === 0;
+    // The phase this run walked is over: its final state is the batch's, even while the run
+    // stays for a commit that may start the next phase.
+    if (idle && shown !== null && (FINAL_STATES as readonly string[]).includes(claim.state)) await show(claim.state);
+    const awaitingCommit = claim.commitPending && Date.now() - wokenAt < COMMIT_GRACE_MS;
     // `dirty` again: a wake-up handled while we looked means there may be new work.
-    if (claim.complete && open.size === 0 && !dirty) {
-      upsertSearchAttributes([{ key: BatchStateAttr, value: claim.state }]);
+    if (idle && !dirty && !awaitingCommit) {
       await condition(allHandlersFinished);
-      return claim.state;
+      return shown ?? 'none';
     }
 
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof batchWorkflow>({ ...input, openJobs: [...open], claimSeq, cancelled: cancelled || cancelRequested });
+      await continueAsNew<typeof batchWorkflow>({
+        ...input,
+        openJobs: [...open],
+        claimSeq,
+        cancelled,
+        wokenAt,
+        ...(shown !== null ? { shownState: shown } : {}),
+      });
     }
   }
 }

@@ -50,6 +50,10 @@ export type BatchWorkflowInput = {
   openJobs?: number[];
   claimSeq?: number;
   cancelled?: boolean;
+  /** The BatchState the run has shown, once it has seen committed work. */
+  shownState?: string;
+  /** Workflow time of the last wake-up, for the grace given to a commit on its way. */
+  wokenAt?: number;
 };
 
 export type JobWorkflowInput = { batchId: number; jobId: number };

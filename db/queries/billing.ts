@@ -15,31 +15,70 @@ import { rawRows, type Queryable } from '../client';
 import { intArray, textArray } from './sql-util';
 import type { BillingPeriod, ResourceUsage } from '../../domain/billing';
 import type { ReportUsage } from '../../domain/billing-catalogue';
+import { MAX_RATE_PER_UNIT_MS } from '../../domain/billing-rates';
 
 const MAIN_END_PATH = sql.raw(`'{container_statuses,main,timing,running,finish_time}'`);
 
-/** Main's end as the agent reported it, or NULL (not reported, or not a number). */
+/**
+ * Bounds on stored numbers a cost is made of. A read must never fail on a stored value, and
+ * PostgreSQL raises on a bigint or float8 overflow where JavaScript would carry on, so anything
+ * outside these reads as absent (a main end) or 0 (a quantity). Nested CASEs, because only
+ * CASE fixes the order in which PostgreSQL evaluates (and so casts) its arguments.
+ */
+const MAX_QUANTITY = sql.raw('1e15');
+const MAX_EPOCH_MS = sql.raw('1e16');
+
+/** Main's end as the agent reported it, or NULL (not reported, not a number, or out of range). */
 const mainEnd = (a: SQL): SQL =>
-  sql`(CASE WHEN jsonb_typeof(${a}.status #> ${MAIN_END_PATH}) = 'number' THEN (${a}.status #>> ${MAIN_END_PATH})::numeric::bigint END)`;
+  sql`(CASE WHEN jsonb_typeof(${a}.status #> ${MAIN_END_PATH}) = 'number' THEN
+         CASE WHEN (${a}.status #>> ${MAIN_END_PATH})::numeric BETWEEN 0 AND ${MAX_EPOCH_MS}
+              THEN (${a}.status #>> ${MAIN_END_PATH})::numeric::bigint END END)`;
+
+/** A recorded resource's quantity (`r.item`), or 0 when it is not a number in [0, 1e15]. */
+const QUANTITY = sql`(CASE WHEN jsonb_typeof(r.item->'quantity') = 'number' THEN
+         CASE WHEN (r.item->>'quantity')::numeric BETWEEN 0 AND ${MAX_QUANTITY}
+              THEN (r.item->>'quantity')::numeric ELSE 0 END ELSE 0 END)`;
 
 /** The end of an attempt's billed window (LEAST ignores a NULL main end). */
 export const billedEndSql = (a: SQL, now: SQL): SQL => sql`LEAST(${mainEnd(a)}, COALESCE(${a}.end_time, ${now}))`;
 
-/** Billed ms of an attempt; 0 before main starts or when clocks put the end before the start. */
+/**
+ * Billed ms of an attempt; 0 before main starts or when clocks put the end before the start.
+ * In numeric, so no pair of stored times can overflow the subtraction.
+ */
 export const billedMsSql = (a: SQL, now: SQL): SQL =>
-  sql`GREATEST(0, ${billedEndSql(a, now)} - ${a}.start_time)`;
+  sql`GREATEST(0, LEAST(${billedEndSql(a, now)}::numeric - ${a}.start_time::numeric, ${MAX_EPOCH_MS}))`;
 
 /** The database's clock, for conditions that have no `now` argument (list filters). */
 export const DB_NOW_MS = sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 const nowParam = (now: number): SQL => sql`${now}::bigint`;
 
-/** Each billed resource of `attempts a` as `r.item`, with its rate as `res.rate`. */
-const PRICED_RESOURCES = sql`CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
-                JOIN resources res ON res.name = r.item->>'name'`;
+/**
+ * The rate each catalogue row prices at: its own when usable (0 < rate ≤ MAX_RATE_PER_UNIT_MS,
+ * which NaN and ±Infinity are not), else the product's last usable rate before it, else 0;
+ * rows whose name does not spell their product and version are left out. The same rule as
+ * domain/billing-catalogue.ts rateCardFromRows, so SQL sums and the priced JSON agree, and one
+ * row stored before the bounds held (1e308) cannot overflow every sum it enters.
+ */
+export const effectiveRatesSql = sql`(SELECT v.name, v.product, v.version, v.time_created,
+                COALESCE(v.usable[cardinality(v.usable)], 0)::float8 AS rate
+           FROM (SELECT name, product, version, time_created,
+                        array_agg(rate) FILTER (WHERE rate > 0 AND rate <= ${sql.raw(String(MAX_RATE_PER_UNIT_MS))})
+                          OVER (PARTITION BY product ORDER BY version) AS usable
+                   FROM resources
+                  WHERE name = product || '/' || version) v)`;
 
-/** Dollars of one priced resource row: quantity × rate × billed ms. */
-const costTerm = (now: SQL): SQL => sql`(r.item->>'quantity')::float8 * res.rate * ${billedMsSql(sql`a`, now)}`;
+/** Each billed resource of `attempts a` as `r.item` (none when the stored value is not an array). */
+const RESOURCE_ITEMS = sql`CROSS JOIN LATERAL jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(a.resources) = 'array' THEN a.resources ELSE '[]'::jsonb END) AS r(item)`;
+
+/** Each billed resource of `attempts a` as `r.item`, with its rate as `res.rate`. */
+const PRICED_RESOURCES = sql`${RESOURCE_ITEMS}
+                JOIN ${effectiveRatesSql} res ON res.name = r.item->>'name'`;
+
+/** Dollars of one priced resource row: quantity × rate × billed ms, each bounded, so always finite. */
+const costTerm = (now: SQL): SQL => sql`(${QUANTITY}::float8 * res.rate * ${billedMsSql(sql`a`, now)}::float8)`;
 
 /** Dollars of the attempts matched by `where` (over `attempts a`), per resource rate; one SQL number. */
 export function costSql(where: SQL, now: SQL): SQL {
@@ -81,9 +120,9 @@ function groupUsage<K>(rows: readonly UsageRow[], key: (k: string | number) => K
 /** One aggregate for many attempts: usage per (key, resource). */
 function usageQuery(key: SQL, where: SQL, now: number): SQL {
   return sql`SELECT ${key} AS k, r.item->>'name' AS resource,
-                    SUM((r.item->>'quantity')::numeric * ${billedMsSql(sql`a`, nowParam(now))}) AS usage
+                    SUM(${QUANTITY} * ${billedMsSql(sql`a`, nowParam(now))}) AS usage
                FROM attempts a
-               CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
+               ${RESOURCE_ITEMS}
               WHERE a.start_time IS NOT NULL AND ${where}
               GROUP BY 1, 2
               ORDER BY 1, 2`;
@@ -117,13 +156,13 @@ export async function periodUsage(
   const a = sql`a`;
   const end = billedEndSql(a, nowParam(now));
   const to = period.endMsExclusive === null ? end : sql`LEAST(${end}, ${period.endMsExclusive}::bigint)`;
-  const overlap = sql`GREATEST(0, ${to} - GREATEST(a.start_time, ${period.startMs}::bigint))`;
+  const overlap = sql`GREATEST(0, ${to}::numeric - GREATEST(a.start_time, ${period.startMs}::bigint)::numeric)`;
   const rows = await rawRows<{ billing_project: string; user: string; resource: string; usage: string | number }>(
     q,
-    sql`SELECT b.billing_project, b."user", r.item->>'name' AS resource, SUM((r.item->>'quantity')::numeric * ${overlap}) AS usage
+    sql`SELECT b.billing_project, b."user", r.item->>'name' AS resource, SUM(${QUANTITY} * ${overlap}) AS usage
           FROM attempts a
           JOIN batches b ON b.id = a.batch_id
-          CROSS JOIN LATERAL jsonb_array_elements(a.resources) AS r(item)
+          ${RESOURCE_ITEMS}
          WHERE a.start_time IS NOT NULL
            AND ${end} > ${period.startMs}::bigint
            ${period.endMsExclusive === null ? sql`` : sql`AND a.start_time < ${period.endMsExclusive}::bigint`}

@@ -162,8 +162,22 @@ export async function finishJob(
   });
 }
 
-/** `state` is Hail's visible batch state, for the workflow's search attributes. */
-export type ClaimResult = { jobIds: number[]; complete: boolean; cancelled: boolean; state: BatchState };
+/**
+ * What the batch workflow needs to know after a claim. `state` is Hail's visible batch state,
+ * for the workflow's search attributes; `running`: committed jobs are not all complete (the
+ * batch has work); `commitPending`: an update with jobs is reserved but not committed, so a
+ * commit may be on its way (the API wakes the workflow just before committing); `laterUpdate`:
+ * more than one update with jobs is committed, so the batch may have had an earlier phase.
+ */
+export type ClaimResult = {
+  jobIds: number[];
+  complete: boolean;
+  cancelled: boolean;
+  state: BatchState;
+  running: boolean;
+  commitPending: boolean;
+  laterUpdate: boolean;
+};
 
 /**
  * Hands Ready jobs to the batch workflow to start job workflows for. Keyed by a token the
@@ -186,12 +200,20 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
     const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled' };
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false };
+    const [updates] = await rawRows<{ committed: number; pending: boolean }>(
+      tx,
+      sql`SELECT count(*) FILTER (WHERE committed)::int AS committed, COALESCE(bool_or(NOT committed), false) AS pending
+            FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0`,
+    );
     return {
       jobIds: ids,
       complete: b.storedState === 'complete',
       cancelled: b.cancelled || b.deleted,
       state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
+      running: b.storedState === 'running',
+      commitPending: (updates?.pending ?? false) && !b.deleted,
+      laterUpdate: (updates?.committed ?? 0) > 1,
     };
   });
 }
@@ -200,10 +222,15 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
  * Cancels a batch: flags every incomplete job, and completes as Cancelled the Ready jobs no
  * workflow owns yet. Owned jobs are cancelled by their job workflows (which may need to kill
  * a container first); Pending jobs are cancelled as their parents finish.
+ *
+ * Only a running batch is cancelled, as Hail's `cancel_batch` does (`state = 'running'`): a
+ * complete batch is left as it is, so cancelling one that succeeded does not turn it into
+ * `cancelled`, and a later update to it still runs. `cancelled` says whether this call cancelled it.
  */
-export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean }> {
+export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
-    await lockBatch(tx, batchId);
+    const batch = await lockBatch(tx, batchId);
+    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
     await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
     await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
     const victims = await tx
@@ -217,7 +244,7 @@ export async function cancelBatchJobs(db: Db, batchId: number, now: number): Pro
     const delta = emptyDelta();
     countState(delta, 'Cancelled', ids.length);
     await releaseChildren(tx, batchId, ids, ids, now, delta);
-    return { batchComplete: await applyCounts(tx, batchId, delta, now) };
+    return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };
   });
 }
 
@@ -233,6 +260,30 @@ export async function listJobPage(
   const conds: (SQL | undefined)[] = [eq(jobs.batchId, opts.batchId), opts.filter];
   if (opts.lastJobId !== null) conds.push(gt(jobs.jobId, opts.lastJobId));
   return q.select().from(jobs).where(and(...conds)).orderBy(asc(jobs.jobId)).limit(opts.limit);
+}
+
+/**
+ * A job-private job whose VM was lost before the job was placed on it (Creating, no live VM).
+ * That VM was one of the job's tries — Hail makes the attempt when it asks for the VM — so it
+ * counts toward n_max_attempts like an attempt lost with its instance: once they are used up
+ * the job ends in Error instead of asking for VM after VM. The end comes first, in one
+ * transaction, so a crash can only leave the count short, never an extra VM.
+ */
+export async function jobPrivateVmLost(db: Db, batchId: number, jobId: number, now: number): Promise<'requeued' | 'errored' | 'unchanged'> {
+  const job = await getJob(db, batchId, jobId);
+  if (!job || job.state !== 'Creating') return 'unchanged';
+  const exhausted = job.nAttempts + 1 >= job.nMaxAttempts;
+  if (exhausted) {
+    const r = await finishJob(db, batchId, jobId, 'Error', { now, from: ['Creating'] });
+    if (!r.changed) return 'unchanged';
+  }
+  const rows = await db
+    .update(jobs)
+    .set({ nAttempts: sql`${jobs.nAttempts} + 1`, ...(exhausted ? {} : { state: 'Ready' as const }) })
+    .where(and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), eq(jobs.state, exhausted ? 'Error' : 'Creating')))
+    .returning({ jobId: jobs.jobId });
+  if (exhausted) return 'errored';
+  return rows.length > 0 ? 'requeued' : 'unchanged';
 }
 
 /** Running → Ready after an attempt was lost, only if that attempt is still the current one. */

@@ -3,7 +3,8 @@
  * price attempts, and extended one version at a time by admins. Rows are never updated or
  * deleted, which is what keeps an attempt's price fixed once it has recorded its resources.
  */
-import { asc, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
+import { effectiveRatesSql } from './billing';
 import { resources } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { rateCardEntries, type RateCard } from '../../domain/billing-rates';
@@ -18,8 +19,17 @@ export async function seedResources(db: Db, card: RateCard, now: number): Promis
   await db.insert(resources).values(rows).onConflictDoNothing({ target: resources.name });
 }
 
+/**
+ * The catalogue as billing prices with it: each row at its effective rate (effectiveRatesSql),
+ * so what is listed is what is charged, and a rate stored before the bounds held reads as the
+ * product's previous usable rate rather than as a number no JSON or sum can carry.
+ */
 export async function listResources(q: Queryable): Promise<ResourceRow[]> {
-  return q.select().from(resources).orderBy(asc(resources.product), asc(resources.version));
+  const rows = await rawRows<{ name: string; product: string; version: number; rate: number | string; time_created: string | number }>(
+    q,
+    sql`SELECT name, product, version, rate, time_created FROM ${effectiveRatesSql} res ORDER BY product, version`,
+  );
+  return rows.map((r) => ({ name: r.name, product: r.product, version: Number(r.version), rate: Number(r.rate), timeCreated: Number(r.time_created) }));
 }
 
 /** Every version of every product, as a card: what attempts are priced with. */

@@ -170,6 +170,39 @@ describe('cancellation', () => {
     expect(await states(b)).toEqual(['Cancelled', 'Cancelled', 'Ready', 'Cancelled']);
     expect((await getBatch(db, b))?.cancelled).toBe(true);
   });
+
+  it('leaves a complete batch as it is, as Hail cancels only a running batch', async () => {
+    const db = database.db;
+    const b = await batchWith([[]]);
+    await finishJob(db, b, 1, 'Success', { now: 3 });
+    expect(await cancelBatchJobs(db, b, 4)).toEqual({ batchComplete: true, cancelled: false });
+    expect(await getBatch(db, b)).toMatchObject({ cancelled: false, storedState: 'complete', nSucceeded: 1, nCancelled: 0 });
+    const running = await batchWith([[]]);
+    expect(await cancelBatchJobs(db, running, 5)).toEqual({ batchComplete: true, cancelled: true });
+  });
+});
+
+describe('what a claim tells the batch workflow', () => {
+  it('says whether there is committed work and whether a reserved update may still be committed', async () => {
+    const db = database.db;
+    const { batch } = await createBatch(db, { user: 'u', billingProject: 'p', token: `claim${++seq}`, attributes: {}, callback: null, cancelAfterNFailures: null }, 1);
+    expect(await claimReadyJobs(db, batch.id, 'c/0', 10)).toMatchObject({ complete: true, running: false, commitPending: false });
+    const update = await createUpdate(db, batch.id, `claim${seq}`, 1, 1);
+    const bunch = [{ job_id: 1, process: { type: 'docker', image: 'x', command: ['true'] } }];
+    await insertJobs(db, batch.id, update.updateId, parseJobBunch(bunch, { startJobId: 1, nJobsInUpdate: 1, pools, user: 'u', regions: ['local'] }));
+    // Before the commit the batch is still complete with nothing to walk, but a commit is on its way.
+    expect(await claimReadyJobs(db, batch.id, 'c/1', 10)).toMatchObject({ jobIds: [], complete: true, running: false, commitPending: true });
+    await commitUpdate(db, batch.id, update.updateId, 2);
+    expect(await claimReadyJobs(db, batch.id, 'c/2', 10)).toMatchObject({ jobIds: [1], complete: false, running: true, commitPending: false, state: 'running' });
+    await finishJob(db, batch.id, 1, 'Success', { now: 3 });
+    expect(await claimReadyJobs(db, batch.id, 'c/3', 10)).toMatchObject({ complete: true, running: false, commitPending: false, state: 'success', laterUpdate: false });
+    // A later update to the complete batch: its phase may follow an earlier one.
+    const later = await createUpdate(db, batch.id, `claim${seq}-later`, 1, 4);
+    await insertJobs(db, batch.id, later.updateId, parseJobBunch(bunch, { startJobId: later.startJobId, nJobsInUpdate: 1, pools, user: 'u', regions: ['local'] }));
+    expect(await claimReadyJobs(db, batch.id, 'c/4', 10)).toMatchObject({ complete: true, commitPending: true, laterUpdate: false });
+    await commitUpdate(db, batch.id, later.updateId, 5);
+    expect(await claimReadyJobs(db, batch.id, 'c/5', 10)).toMatchObject({ jobIds: [2], running: true, commitPending: false, laterUpdate: true });
+  });
 });
 
 describe('batches and their billing project', () => {

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOCAL_RATE_CARD, LOCAL_REGION, MS_PER_HOUR, product, rateCardEntries, rateOf, withRate } from '../../domain/billing-rates';
+import {
+  DEFAULT_LOCAL_RATE_CARD,
+  isBillableProduct,
+  isUsableRate,
+  LOCAL_REGION,
+  MAX_RATE_PER_UNIT_MS,
+  MS_PER_HOUR,
+  product,
+  rateCardEntries,
+  rateOf,
+  withRate,
+} from '../../domain/billing-rates';
 import {
   costSummary,
   parseNewRate,
@@ -21,17 +32,61 @@ describe('rateCardFromRows', () => {
     expect(rateCardFromRows(rows(card).reverse())).toEqual(card);
   });
 
-  it('refuses a gap in versions and a name that does not match its product and version', () => {
-    const card = withRate(withRate(DEFAULT_LOCAL_RATE_CARD, product.serviceFee, 1), product.serviceFee, 2);
+  it('never fails on stored rows: a missing or unusable version prices at the last usable rate before it', () => {
+    const card = withRate(withRate(DEFAULT_LOCAL_RATE_CARD, product.serviceFee, 1e-9), product.serviceFee, 2e-9);
     const gap = rows(card).filter((r) => r.name !== 'service-fee/2');
-    expect(() => rateCardFromRows(gap)).toThrow(/no version 2/);
-    expect(() => rateCardFromRows([{ name: 'service-fee/1', product: 'service-fee', version: 2, rate: 1 }])).toThrow(/does not match/);
+    expect(rateCardFromRows(gap)['service-fee']).toEqual([card['service-fee']![0], card['service-fee']![0], 2e-9]);
+    const bad = [1e308, Number.POSITIVE_INFINITY, Number.NaN, 0, -1, MAX_RATE_PER_UNIT_MS * 2];
+    const stored = [
+      { name: 'service-fee/1', product: 'service-fee', version: 1, rate: 1e-12 },
+      ...bad.map((rate, i) => ({ name: `service-fee/${i + 2}`, product: 'service-fee', version: i + 2, rate })),
+      { name: 'service-fee/8', product: 'service-fee', version: 8, rate: 3e-12 },
+    ];
+    expect(rateCardFromRows(stored)['service-fee']).toEqual([1e-12, ...bad.map(() => 1e-12), 3e-12]);
+    // No usable rate before: free, as the SQL prices it; a name that does not spell its row: skipped.
+    expect(rateCardFromRows([{ name: 'x/1', product: 'x', version: 1, rate: 1e308 }])).toEqual({ x: [0] });
+    expect(rateCardFromRows([{ name: 'service-fee/1', product: 'service-fee', version: 2, rate: 1e-12 }])).toEqual({});
+  });
+
+  it('prices a resource the card does not list, or a usage that is not a finite number, at nothing', () => {
+    const usage = [
+      { resource: 'no-such/1', usage: 1e9 },
+      { resource: 'service-fee/99', usage: 1e9 },
+      { resource: 'service-fee/1', usage: Number.POSITIVE_INFINITY },
+    ];
+    expect(costSummary(usage, DEFAULT_LOCAL_RATE_CARD)).toEqual({
+      cost: 0,
+      cost_breakdown: [
+        { resource: 'no-such/1', cost: 0 },
+        { resource: 'service-fee/1', cost: 0 },
+        { resource: 'service-fee/99', cost: 0 },
+      ],
+    });
+  });
+});
+
+describe('billable products and usable rates', () => {
+  it('knows every product the local card prices and the names billing builds', () => {
+    for (const p of Object.keys(DEFAULT_LOCAL_RATE_CARD)) expect(isBillableProduct(p)).toBe(true);
+    for (const p of [product.supportFee, product.accelerator('nvidia-t4', false, 'us-central1'), product.pdSsd('europe-west1')]) {
+      expect(isBillableProduct(p)).toBe(true);
+    }
+    for (const p of ['no-such-product', 'compute', 'compute/n1-preemptible/', 'ip-fee', 'ip-fee/1024/1', 'service-fee ', 'disk/pd-ssd/Local']) {
+      expect(isBillableProduct(p)).toBe(false);
+    }
+  });
+
+  it('takes only finite, positive, bounded rates', () => {
+    expect([1e-12, MAX_RATE_PER_UNIT_MS, Number.MIN_VALUE].map(isUsableRate)).toEqual([true, true, true]);
+    expect([0, -1e-12, 1e308, MAX_RATE_PER_UNIT_MS * 1.01, Number.NaN, Number.POSITIVE_INFINITY].map(isUsableRate)).toEqual(
+      [false, false, false, false, false, false],
+    );
   });
 });
 
 describe('parseNewRate', () => {
-  it('accepts a product and a rate ≥ 0', () => {
-    expect(parseNewRate({ product: 'service-fee', rate: 0 })).toEqual({ product: 'service-fee', rate: 0 });
+  it('accepts a billable product and a usable rate', () => {
+    expect(parseNewRate({ product: 'service-fee', rate: 1e-12 })).toEqual({ product: 'service-fee', rate: 1e-12 });
     expect(parseNewRate({ product: 'compute/n1-preemptible/local', rate: 2e-9 })).toEqual({ product: 'compute/n1-preemptible/local', rate: 2e-9 });
   });
 
@@ -45,6 +100,9 @@ describe('parseNewRate', () => {
     [{ product: 'service-fee', rate: -1 }, 'rate'],
     [{ product: 'service-fee', rate: '1' }, 'rate'],
     [{ product: 'service-fee', rate: Number.POSITIVE_INFINITY }, 'rate'],
+    [{ product: 'service-fee', rate: 1e308 }, 'rate'],
+    [{ product: 'service-fee', rate: 0 }, 'rate'],
+    [{ product: 'no-such-product', rate: 1e-12 }, 'product'],
     [{ product: 'service-fee', rate: 1, version: 3 }, 'version'],
     [{ product: 'fee\u0000', rate: 1 }, 'product'],
     [{ product: 'fee\uD800', rate: 1 }, 'product'],

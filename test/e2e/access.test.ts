@@ -150,7 +150,7 @@ const USER_ROUTES: Row[] = [
   ['GET billing', () => ({ method: 'GET', path: `${v1}/billing` }), ALL],
   ['GET billing_breakdown', () => ({ method: 'GET', path: `${v1}/billing_breakdown` }), ALL],
   ['GET resources', () => ({ method: 'GET', path: `${v1}/resources` }), ALL],
-  ['POST resources', () => ({ method: 'POST', path: `${v1}/resources`, body: { product: unique('accesstest'), rate: 1e-12 } }), { ...ADMIN, admin: 201 }],
+  ['POST resources', () => ({ method: 'POST', path: `${v1}/resources`, body: { product: 'service-fee', rate: 0.01 / 1000 / 3_600_000 } }), { ...ADMIN, admin: 201 }],
   // instances
   ['GET instances', () => ({ method: 'GET', path: `${v1}/instances` }), ADMIN],
   // A name no instance has: admins get 404 (the preemption path is tested end to end elsewhere).
