@@ -78,6 +78,11 @@ export class Attempt {
     return path.join(this.dir, container, 'container.log');
   }
 
+  /** Hail's resource usage file of each container, beside its log. */
+  usagePath(container: ContainerName): string {
+    return path.join(this.dir, container, 'resource_usage');
+  }
+
   containersStopped(): void {
     this.markStopped();
   }

@@ -5,7 +5,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerName } from '../domain/job-spec';
-import { logKey, statusKey } from '../storage/keys';
+import { resourceUsageHeader } from '../domain/resource-usage';
+import { logKey, resourceUsageKey, statusKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
 import type { Attempt } from './attempt';
 import type { CpuSemaphore } from './cpu-semaphore';
@@ -103,6 +104,7 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   const logPath = a.logPath(name);
   await mkdir(path.dirname(logPath), { recursive: true });
   await writeFile(logPath, '');
+  await writeFile(a.usagePath(name), resourceUsageHeader());
 
   const task = await buildTask(a, name, logPath, deps.storage, (state, timing) => {
     status.state = state;
@@ -137,7 +139,7 @@ async function buildTask(
   onProgress: ContainerTask['onProgress'],
 ): Promise<ContainerTask | { refused: string }> {
   const spec = a.request.job_spec;
-  const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, signal: a.abort.signal, onProgress };
+  const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, usagePath: a.usagePath(name), signal: a.abort.signal, onProgress };
   if (name === 'main') {
     return {
       ...base,
@@ -192,6 +194,8 @@ async function upload(a: Attempt, deps: RunnerDeps): Promise<void> {
   for (const name of Object.keys(a.containers) as ContainerName[]) {
     const log = await readFile(a.logPath(name)).catch(() => Buffer.alloc(0));
     await deps.store.put(logKey({ ...a.labels, container: name }), log);
+    const usage = await readFile(a.usagePath(name)).catch(() => resourceUsageHeader());
+    await deps.store.put(resourceUsageKey({ ...a.labels, container: name }), usage);
   }
   await deps.store.put(statusKey(a.labels), JSON.stringify(a.statusDocument()));
   a.uploaded = true;

@@ -23,6 +23,8 @@ type TaskBase = {
   ioDir: string;
   /** Host file the container's stdout and stderr are appended to while it runs. */
   logPath: string;
+  /** Host file the container's resource usage samples are written to while it runs. */
+  usagePath: string;
   /** Aborted when the job is deleted or the agent stops: kill and report 'cancelled'. */
   signal: AbortSignal;
   /** Called as the container moves through pulling, creating and running. */
