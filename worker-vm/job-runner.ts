@@ -15,6 +15,8 @@ import type { ContainerResult, ContainerTask, Executor } from './executors/execu
 import type { Logger } from './logger';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from './status';
 import { allowTransfers, type Owner } from './storage-access';
+import type { ScratchVolumes } from './scratch-volume';
+import { storageQuotaBytes } from './storage-quota';
 import { planTransfers } from './transfers';
 
 /** What the agent knows of storage: the config's roots per billing project, and the owner. */
@@ -31,6 +33,8 @@ export type RunnerDeps = {
   store: ObjectStore;
   client: DriverClient;
   log: Logger;
+  /** Makes the per-attempt volumes that enforce storage quotas; null where they cannot be made. */
+  volumes: ScratchVolumes | null;
 };
 
 export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
@@ -45,10 +49,13 @@ export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
   let killed = false;
   try {
     a.startTime = Date.now();
+    const quota = storageQuotaBytes(a.request.job_spec.resources);
+    if (deps.volumes !== null && quota > 0) a.volume = await deps.volumes.provision(a.volumeImage, a.volumeDir, quota);
     await runContainers(a, deps);
   } catch (err) {
     infrastructureError(a, err);
   } finally {
+    await a.volume?.release().catch((err: unknown) => deps.log.error('releasing scratch volume failed', { attempt: a.key, error: String(err) }));
     // A kill that arrives after the last container ended changes nothing: report the outcome.
     killed = a.abort.signal.aborted;
     release();
@@ -150,6 +157,7 @@ async function buildTask(
       coresMcpu: spec.resources.cores_mcpu,
       memoryBytes: spec.resources.memory_bytes,
       timeoutMs: spec.timeout === null ? null : spec.timeout * 1000,
+      writableLayerDir: a.volume?.writableLayerDir ?? null,
     };
   }
   const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);

@@ -10,6 +10,7 @@ import { isImageReference } from '../../domain/image-ref';
 import { setLongTimeout } from '../long-timer';
 import { finishSpan, startSpan, type Timing } from '../status';
 import { handOver, type Owner } from '../storage-access';
+import { bindWritableLayer } from '../scratch-volume';
 import { cgroupFilesOf, cgroupProbe, treeBytes } from '../usage-probes';
 import { startUsageMonitor, type UsageMonitor } from '../usage-monitor';
 import { copierScript } from './copier-script';
@@ -95,12 +96,19 @@ export class DockerExecutor implements Executor {
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `creating container: ${message(err)}` });
     }
     finishSpan(timing.creating);
+    let unbindLayer: (() => Promise<void>) | undefined;
     try {
       if (task.signal.aborted) return cancelled();
+      if (task.kind === 'command' && task.writableLayerDir !== null) {
+        unbindLayer = await this.placeWritableLayer(container, task.writableLayerDir);
+      }
       return await this.runCreated(container, task, timing);
     } catch (err) {
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: message(err) });
     } finally {
+      // The layer's bind must go before Docker deletes the layer directory under it.
+      if (unbindLayer) await container.kill().catch(() => undefined);
+      await unbindLayer?.();
       await container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
@@ -150,6 +158,20 @@ export class DockerExecutor implements Executor {
       finishSpan(timing.running);
       await monitor.stop();
       await logs.drain();
+    }
+  }
+
+  /** Puts the container's writable layer on the attempt's scratch volume, under its quota. */
+  private async placeWritableLayer(container: Docker.Container, onVolume: string): Promise<() => Promise<void>> {
+    const info = await container.inspect();
+    const upperDir = (info.GraphDriver.Data as { UpperDir?: string } | null)?.UpperDir;
+    if (info.GraphDriver.Name !== 'overlay2' || !upperDir) {
+      throw new Error(`storage driver ${info.GraphDriver.Name} is not overlay2: the root file system cannot be put under the storage quota`);
+    }
+    try {
+      return await bindWritableLayer(upperDir, onVolume);
+    } catch (err) {
+      throw new Error(`putting the writable layer on the scratch volume: ${message(err)}`);
     }
   }
 

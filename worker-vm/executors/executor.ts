@@ -39,6 +39,8 @@ export type CommandTask = TaskBase & {
   coresMcpu: number;
   memoryBytes: number;
   timeoutMs: number | null;
+  /** A directory on the attempt's scratch volume for the container's writable layer, if any. */
+  writableLayerDir: string | null;
 };
 
 export type CopyTask = TaskBase & {
