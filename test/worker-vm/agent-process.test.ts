@@ -10,7 +10,7 @@ executorConformance('process', {
       expect(await createJob(t, body)).toBe(200);
       await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
       const [ioDir, cwd] = (await getLog(t, body.batch_id, 1, 'main')).text.trim().split('\n');
-      expect(ioDir).toMatch(new RegExp(`/${body.batch_id}-1-${body.attempt_id}/io$`));
+      expect(ioDir).toMatch(new RegExp(`/${body.batch_id}-1-${body.attempt_id}/volume/io$`));
       expect(cwd).toBe(ioDir);
     });
 

@@ -163,8 +163,8 @@ export function executorConformance(
       await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
       const stored = decodeResourceUsage((await store().get(resourceUsageKey({ ...ref(body), container: 'main' })))!);
       expect(stored!.length).toBeGreaterThan(live.length - 1);
-      // The busy loop kept a core mostly busy; time stamps are wall-clock milliseconds.
-      expect(Math.max(...stored!.map((s) => s.cpu_usage))).toBeGreaterThan(0.3);
+      // The busy loop kept its quarter core (the cores limit) busy; time stamps are wall-clock ms.
+      expect(Math.max(...stored!.map((s) => s.cpu_usage))).toBeGreaterThan(0.15);
       expect(stored!.every((s) => Math.abs(s.time_msecs - Date.now()) < 60_000)).toBe(true);
       const after = (await (await fetch(url)).json()) as Record<string, string>;
       expect(Object.keys(after)).toEqual(['main']);
