@@ -83,21 +83,28 @@ export function cgroupProbe(files: CgroupFiles, storage: { rootfsDir: string | n
 }
 
 /**
- * A process group's usage from /proc: CPU time of its live members plus what they reaped,
- * resident memory of the live ones. A child that exited unreaped by the group is missed.
+ * A process tree's usage from /proc: CPU time of its live members plus what they reaped,
+ * resident memory of the live ones. A child that exited unreaped, or one that left the tree
+ * (a daemon re-parented to init), is missed.
  */
-export function processGroupProbe(pgid: number, ioBytes: () => Promise<number>): UsageProbe {
+export function processGroupProbe(leader: number, ioBytes: () => Promise<number>): UsageProbe {
+  // Walks the leader's descendants rather than all of /proc: many small jobs sampling at once
+  // must not each read every process on the machine.
   const members = async () => {
     const found: { ticks: number; rssPages: number }[] = [];
-    for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-      if (!/^\d+$/.test(pid)) continue;
+    const queue = [leader];
+    const seen = new Set<number>();
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
       if (stat === null) continue;
       // Fields after the command name, which may itself hold spaces and parentheses.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) !== pgid) continue;
-      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      found.push({ ticks, rssPages: Number(f[21]) });
+      found.push({ ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), rssPages: Number(f[21]) });
+      const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+      for (const c of children.split(' ')) if (/^\d+$/.test(c)) queue.push(Number(c));
     }
     return found;
   };
