@@ -23,6 +23,7 @@ const MIB = 1024 ** 2;
 const OVERHEAD_RATIO = 1.02;
 const OVERHEAD_BYTES = 32 * MIB;
 const COMMAND_TIMEOUT_MS = 60_000;
+const MERGED_UNMOUNT_WAIT_MS = 2_000;
 
 export type ScratchVolume = {
   /** The mounted file system's root. */
@@ -94,7 +95,17 @@ export async function bindWritableLayer(upperDir: string, onVolume: string): Pro
   const layerDir = path.dirname(upperDir);
   await run('cp', ['-a', `${layerDir}/.`, `${onVolume}/`], { timeout: COMMAND_TIMEOUT_MS });
   await run('mount', ['--bind', onVolume, layerDir], { timeout: COMMAND_TIMEOUT_MS });
-  return () => unmount(layerDir);
+  return async () => {
+    // Docker unmounts the container's root file system just after it exits; let it, so the
+    // bind comes off cleanly instead of lazily.
+    const merged = ` ${path.join(layerDir, 'merged')} `;
+    for (let waited = 0; waited < MERGED_UNMOUNT_WAIT_MS; waited += 50) {
+      const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+      if (!mountinfo.includes(merged)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await unmount(layerDir);
+  };
 }
 
 async function unmount(target: string): Promise<void> {

@@ -4,7 +4,7 @@
  * 5 GiB of that), and no mount outlives its attempt, not even an agent killed with -9.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -89,8 +89,17 @@ describe('storage quota (docker executor)', () => {
     expect(Number(size) * 1024).toBeLessThan(2 * GIB * 1.05);
   });
 
-  it('leaves no mount and no volume file behind', async () => {
+  it('leaves no mount and no volume file behind, whatever way main ended', async () => {
+    const notRunnable = createRequest(jobSpec({ command: ['sleep 5'] }));
+    const timedOut = createRequest(jobSpec({ command: sh('echo x > /y; sleep 30'), timeout: 1 }));
+    const deleted = createRequest(jobSpec({ command: sh('echo x > /io/y; sleep 30') }));
+    for (const body of [notRunnable, timedOut, deleted]) expect(await createJob(t, body)).toBe(200);
+    await t.api.waitFor(() => t.api.of('job_started').find((c) => c.body.status.batch_id === deleted.batch_id));
+    await fetch(`${t.agent.url}/api/v1alpha/batches/${deleted.batch_id}/jobs/1/delete`, { method: 'DELETE' });
+    expect((await t.api.waitFor(() => t.api.completionOf(notRunnable.batch_id, 1))).status).toMatchObject({ state: 'failed', exit_code: 127 });
+    expect((await t.api.waitFor(() => t.api.completionOf(timedOut.batch_id, 1))).status.state).toBe('error');
     await t.agent.attempts.idle();
+    expect(readdirSync(path.join(t.dataDir, 'agents', t.name))).toEqual([]);
     expect(mountsOf(t.dataDir)).toEqual([]);
   });
 });
