@@ -28,8 +28,14 @@ const STORAGE_WALK_SHARE = 20;
 
 /** Writes the header at once (a container with no samples still has a file), then samples. */
 export async function startUsageMonitor(probe: UsageProbe, filePath: string): Promise<UsageMonitor> {
-  const out = await open(filePath, 'w');
-  await out.write(resourceUsageHeader());
+  let out: FileHandle;
+  try {
+    out = await open(filePath, 'w');
+    await out.write(resourceUsageHeader());
+  } catch {
+    // No usage file is a lost measurement, never a failed job.
+    return { stop: async () => undefined };
+  }
   let stopped = false;
   let wake: (() => void) | undefined;
   const loop = sampleLoop(probe, out, () => stopped, (resume) => (wake = resume));

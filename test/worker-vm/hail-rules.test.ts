@@ -81,6 +81,7 @@ describe("Hail's error texts", () => {
       'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "sleep 5": executable file not found in $PATH: unknown';
     expect(commandNotExecutable(runc)).toEqual({ exitCode: 127, reason: 'exec: "sleep 5": executable file not found in $PATH' });
     expect(commandNotExecutable('unable to start container process: exec: "/io/x": permission denied: unknown')?.exitCode).toBe(126);
+    expect(commandNotExecutable('unable to start container process: exec: "/io": is a directory: unknown')?.exitCode).toBe(126);
     expect(commandNotExecutable('error mounting "/a" to rootfs at "/b": no such file or directory')).toBeNull();
     expect(commandNotExecutable('cannot allocate memory')).toBeNull();
   });

@@ -47,6 +47,6 @@ export function commandNotExecutable(runtimeMessage: string): { exitCode: number
   const at = runtimeMessage.lastIndexOf(marker);
   const reason = (at >= 0 ? runtimeMessage.slice(at + marker.length) : runtimeMessage).trim().replace(/: unknown$/, '');
   if (/exec: .*(executable file not found|no such file or directory)/i.test(runtimeMessage)) return { exitCode: COMMAND_NOT_FOUND_EXIT_CODE, reason };
-  if (/exec: .*permission denied/i.test(runtimeMessage)) return { exitCode: COMMAND_NOT_EXECUTABLE_EXIT_CODE, reason };
+  if (/exec: .*(permission denied|is a directory|exec format error)/i.test(runtimeMessage)) return { exitCode: COMMAND_NOT_EXECUTABLE_EXIT_CODE, reason };
   return null;
 }
