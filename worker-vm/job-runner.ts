@@ -55,9 +55,9 @@ export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
   } catch (err) {
     infrastructureError(a, err);
   } finally {
-    await a.volume?.release().catch((err: unknown) => deps.log.error('releasing scratch volume failed', { attempt: a.key, error: String(err) }));
     // A kill that arrives after the last container ended changes nothing: report the outcome.
     killed = a.abort.signal.aborted;
+    await a.volume?.release().catch((err: unknown) => deps.log.error('releasing scratch volume failed', { attempt: a.key, error: String(err) }));
     release();
     a.containersStopped();
   }
