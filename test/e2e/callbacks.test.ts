@@ -8,7 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { job, startTestService, waitFor, waitForBatch, type TestService } from '../support/service';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { startReceiver, type Receiver } from '../support/receiver';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../support/temporal';
 import { listCallbacks } from '../../db/queries/callbacks';
+import { callbacksWorkflowId } from '../../workflows/definitions';
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
@@ -92,6 +95,15 @@ describe('callbacks on a running service', () => {
     const [row] = await listCallbacks(s.database.db, id);
     expect(row).toMatchObject({ state: 'delivered', attempts: 3, lastStatus: 200 });
   });
+
+  it("keeps the delivery loop's history replayable", async () => {
+    const workflowId = callbacksWorkflowId(s.config.temporal.taskQueue);
+    const history = await s.client.workflow.getHandle(workflowId).fetchHistory();
+    expect(history.events?.some((e) => e.activityTaskCompletedEventAttributes)).toBe(true);
+    for await (const r of Worker.runReplayHistories({ workflowBundle: workflowBundle() }, [{ workflowId, history }])) {
+      expect(r.error, String(r.error)).toBeUndefined();
+    }
+  });
 });
 
 describe('callbacks across a driver crash', () => {
@@ -109,6 +121,8 @@ describe('callbacks across a driver crash', () => {
     p = await startProcessService({ name: 'e2e_callbacks_kill', executor: 'process', pools: 'standard:1', env: { HB_CALLBACK_INTERVAL_MS: '600000' } });
     await p.start('api');
     await p.start('driver');
+    // Its first pass, at start, is over before the batch exists.
+    await settle(2000);
     const id = await createFast(p.api, `${receiver.url}/after-crash`, [job(1, ['true'])]);
     await waitFor('the batch to complete', async () => {
       const b = (await (await p!.api(`/api/v1alpha/batches/${id}`)).json()) as Record<string, unknown>;
