@@ -31,9 +31,11 @@ export type EnqueueCallback = {
 
 /**
  * Records that a batch or job group has just completed and has a callback to make. Call it in
- * the transaction that completes it, holding the batch lock (lockBatch), once per completion:
- * a later completion of the same group (after an update) gets the next `completion` number,
- * and the unique key on (batch, group, completion) keeps a repeat from adding a second row.
+ * the transaction that completes it, holding the batch lock (lockBatch). Group 0 (the batch)
+ * is already enqueued by applyCounts (db/queries/dag.ts). A later completion of the same group
+ * (after an update) gets the next `completion` number; a repeated call for the same completion
+ * (same `time_completed` in the body) returns the existing row, and the unique key on
+ * (batch, group, completion) keeps concurrent callers from adding a second one.
  * Returns the row's id, or null when there is no callback to make.
  */
 export async function enqueueCallback(tx: Tx, c: EnqueueCallback): Promise<number | null> {
@@ -53,13 +55,19 @@ export async function enqueueCallback(tx: Tx, c: EnqueueCallback): Promise<numbe
     }
   }
   if (url === null || body === undefined) return null;
-  const [prev] = await rawRows<{ n: number }>(
+  const [prev] = await rawRows<{ id: number | string; completion: number; time_completed: string | null }>(
     tx,
-    sql`SELECT COALESCE(max(completion), 0)::int AS n FROM callbacks WHERE batch_id = ${c.batchId} AND job_group_id = ${c.jobGroupId}`,
+    sql`SELECT id, completion, body->>'time_completed' AS time_completed FROM callbacks
+         WHERE batch_id = ${c.batchId} AND job_group_id = ${c.jobGroupId}
+         ORDER BY completion DESC LIMIT 1`,
   );
+  // One completion has one time_completed: a second call for it (say, from the batch's DAG
+  // walk and from a job-group path in the same transaction) is the same callback, not a new one.
+  const completedAt = typeof body['time_completed'] === 'string' ? body['time_completed'] : null;
+  if (prev && completedAt !== null && prev.time_completed === completedAt) return Number(prev.id);
   const rows = await tx
     .insert(callbacks)
-    .values({ batchId: c.batchId, jobGroupId: c.jobGroupId, completion: (prev?.n ?? 0) + 1, url, body, nextAttemptAt: now, timeCreated: now })
+    .values({ batchId: c.batchId, jobGroupId: c.jobGroupId, completion: (prev?.completion ?? 0) + 1, url, body, nextAttemptAt: now, timeCreated: now })
     .onConflictDoNothing()
     .returning({ id: callbacks.id });
   return rows[0]?.id ?? null;

@@ -72,6 +72,15 @@ describe('the callback outbox', () => {
     expect(await listCallbacks(database.db, b)).toEqual([]);
   });
 
+  it('keeps one row when the same completion is enqueued again', async () => {
+    const b = await batchWith([[]]);
+    await finishJob(database.db, b, 1, 'Success', { now: 10 });
+    const [row] = await listCallbacks(database.db, b);
+    const again = await database.db.transaction((tx) => enqueueCallback(tx, { batchId: b, jobGroupId: 0, now: 11 }));
+    expect(again).toBe(row!.id);
+    expect(await listCallbacks(database.db, b)).toHaveLength(1);
+  });
+
   it('gets a second row when an update makes the batch run and complete again', async () => {
     const b = await batchWith([[]]);
     await finishJob(database.db, b, 1, 'Success', { now: 10 });
@@ -97,16 +106,18 @@ describe('the callback outbox', () => {
   it('takes any job group id with its own URL and body, and numbers completions per group', async () => {
     const b = await batchWith([[]]);
     const ids = await database.db.transaction(async (tx) => [
-      await enqueueCallback(tx, { batchId: b, jobGroupId: 3, now: 5, url: 'https://g.example.com/3', body: { batch_id: b, job_group_id: 3 } }),
-      await enqueueCallback(tx, { batchId: b, jobGroupId: 3, now: 6, url: 'https://g.example.com/3', body: { batch_id: b, job_group_id: 3 } }),
+      await enqueueCallback(tx, { batchId: b, jobGroupId: 3, now: 5, url: 'https://g.example.com/3', body: { batch_id: b, job_group_id: 3, time_completed: 'a' } }),
+      await enqueueCallback(tx, { batchId: b, jobGroupId: 3, now: 6, url: 'https://g.example.com/3', body: { batch_id: b, job_group_id: 3, time_completed: 'b' } }),
+      await enqueueCallback(tx, { batchId: b, jobGroupId: 3, now: 6, url: 'https://g.example.com/3', body: { batch_id: b, job_group_id: 3, time_completed: 'b' } }),
       await enqueueCallback(tx, { batchId: b, jobGroupId: 4, now: 7, url: null, body: {} }),
     ]);
     expect(ids[0]).not.toBeNull();
-    expect(ids[2]).toBeNull();
+    expect(ids[2]).toBe(ids[1]);
+    expect(ids[3]).toBeNull();
     const rows = (await listCallbacks(database.db, b)).filter((r) => r.jobGroupId === 3);
     expect(rows.map((r) => [r.completion, r.url, r.body])).toEqual([
-      [1, 'https://g.example.com/3', { batch_id: b, job_group_id: 3 }],
-      [2, 'https://g.example.com/3', { batch_id: b, job_group_id: 3 }],
+      [1, 'https://g.example.com/3', { batch_id: b, job_group_id: 3, time_completed: 'a' }],
+      [2, 'https://g.example.com/3', { batch_id: b, job_group_id: 3, time_completed: 'b' }],
     ]);
   });
 });
