@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
+import { liveInstances } from '../db/queries/instances';
 import { claimDueCallbacks, recordCallbackOutcome, type CallbackOutcome, type CallbackRow } from '../db/queries/callbacks';
 import { callbackRefusal, DEFAULT_CALLBACK_RETRY, nextAttemptAt, type CallbackRetryPolicy } from '../domain/callbacks';
 
@@ -46,8 +47,8 @@ export function createCallbackActivities(deps: ActivityDeps, ownUrls: readonly s
   // retried pass never claims a row whose first try may still be sending it.
   const leaseMs = 2 * timeoutMs + 30_000;
 
-  async function deliverOne(row: CallbackRow, token: string): Promise<CallbackOutcome['kind']> {
-    const refusal = callbackRefusal(row.url, ownUrls);
+  async function deliverOne(row: CallbackRow, token: string, own: readonly string[]): Promise<CallbackOutcome['kind']> {
+    const refusal = callbackRefusal(row.url, own);
     const result: Try = refusal ? { status: null, error: `not sent: ${refusal}` } : await post(row, timeoutMs);
     const now = clock(deps);
     let outcome: CallbackOutcome;
@@ -74,7 +75,10 @@ export function createCallbackActivities(deps: ActivityDeps, ownUrls: readonly s
     async deliverCallbacks(): Promise<CallbackPass> {
       const token = randomUUID();
       const rows = await claimDueCallbacks(db, { token, now: clock(deps), leaseMs, limit: PASS_CALLBACKS });
-      const kinds = await Promise.all(rows.map((r) => deliverOne(r, token)));
+      // The worker VMs' agents are the service too (they take job creations from the driver).
+      const agents = rows.length > 0 ? (await liveInstances(db)).flatMap((i) => (i.address ? [i.address] : [])) : [];
+      const own = [...ownUrls, ...agents];
+      const kinds = await Promise.all(rows.map((r) => deliverOne(r, token, own)));
       const count = (k: CallbackOutcome['kind']) => kinds.filter((x) => x === k).length;
       return { claimed: rows.length, delivered: count('delivered'), retried: count('retry'), failed: count('failed'), more: rows.length === PASS_CALLBACKS };
     },

@@ -53,9 +53,10 @@ function isLoopbackName(host: string): boolean {
 
 /**
  * Why a callback URL is not called, or null when it may be. Storage only holds http(s) URLs
- * (checked at submission); this refuses, once more, anything else and the service's own API:
- * a callback to it would let a user make the driver send requests to our API on their behalf.
- * `ownUrls` are the API's addresses; a loopback name on an API port counts as the API too.
+ * (checked at submission); this refuses, once more, anything else and the service itself: a
+ * callback to it would let a user make the driver send requests to our API or our agents on
+ * their behalf. `ownUrls` are the API's and the agents' addresses; a loopback name on one of
+ * their ports counts as them too.
  */
 export function callbackRefusal(target: string, ownUrls: readonly string[]): string | null {
   let u: URL;

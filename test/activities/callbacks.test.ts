@@ -11,6 +11,7 @@ import { loadConfig } from '../../config';
 import { createLogger } from '../../cli/logger';
 import { createCallbackActivities } from '../../activities/callbacks';
 import { enqueueCallback, listCallbacks } from '../../db/queries/callbacks';
+import { instances } from '../../db/schema';
 
 const database = useTestDatabase('act_callbacks');
 let receiver: Receiver;
@@ -85,6 +86,17 @@ describe('callback delivery', () => {
     for (const b of [b1, b2]) {
       expect((await listCallbacks(database.db, b))[0]).toMatchObject({ state: 'failed', attempts: 1, lastError: 'not sent: the URL is the batch service itself' });
     }
+  });
+
+  it("never calls a worker VM's agent either", async () => {
+    await database.db.insert(instances).values({
+      name: 'vm-1', pool: 'standard', state: 'active', coresMcpu: 1000, freeCoresMcpu: 1000,
+      address: other.url, activationTokenHash: 'x', timeCreated: 1,
+    });
+    const b = await enqueue(`${other.url}/api/v1alpha/batches/jobs/create`);
+    expect(await activities().deliverCallbacks()).toMatchObject({ failed: 1 });
+    expect(other.received).toHaveLength(0);
+    expect((await listCallbacks(database.db, b))[0]).toMatchObject({ state: 'failed', lastError: 'not sent: the URL is the batch service itself' });
   });
 
   it('records the callback as failed once its tries are used up', async () => {
