@@ -2,7 +2,6 @@
 import type { BatchRow } from '../db/queries/batches';
 import type { JobRow } from '../db/queries/jobs';
 import type { AttemptRow } from '../db/queries/attempts';
-import { deriveBatchState } from '../domain/states';
 import { isoTime } from '../domain/time';
 import { NO_COST, type CostSummary } from '../domain/billing-catalogue';
 
@@ -14,33 +13,8 @@ import { NO_COST, type CostSummary } from '../domain/billing-catalogue';
  */
 export const START_JOB_GROUP_ID = 1;
 
-export function batchJson(b: BatchRow, cost: CostSummary = NO_COST) {
-  const durationMs = b.timeCompleted !== null && b.storedState === 'complete' ? b.timeCompleted - b.timeCreated : null;
-  return {
-    id: b.id,
-    user: b.user,
-    billing_project: b.billingProject,
-    token: b.token,
-    state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
-    complete: b.storedState === 'complete',
-    closed: b.storedState !== 'open',
-    n_jobs: b.nJobs,
-    n_completed: b.nCompleted,
-    n_succeeded: b.nSucceeded,
-    n_failed: b.nFailed,
-    n_cancelled: b.nCancelled,
-    time_created: isoTime(b.timeCreated),
-    time_closed: isoTime(b.timeClosed),
-    time_completed: b.storedState === 'complete' ? isoTime(b.timeCompleted) : null,
-    duration_ms: durationMs,
-    duration: durationMs,
-    msec_mcpu: 0,
-    cost: cost.cost,
-    cost_breakdown: cost.cost_breakdown,
-    attributes: b.attributes,
-    cancel_after_n_failures: b.cancelAfterNFailures,
-  };
-}
+/** The batch JSON lives below the API, so the callback delivery builds the same body. */
+export { batchJson } from '../domain/batch-json';
 
 export function jobEntryJson(j: JobRow, b: BatchRow, cost: CostSummary = NO_COST) {
   const duration = j.startTime !== null && j.endTime !== null ? j.endTime - j.startTime : null;

@@ -8,6 +8,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import { batches, batchUpdates } from '../schema';
 import { rawRows, type Tx } from '../client';
 import { intArray } from './sql-util';
+import { enqueueCallback } from './callbacks';
+import { ROOT_JOB_GROUP_ID } from '../../domain/callbacks';
 import type { CompleteJobState } from '../../domain/states';
 
 type ChildRow = { job_id: number; n_pending_parents: number; cancelled: boolean; always_run: boolean; state: string; update_id: number };
@@ -103,7 +105,10 @@ export async function releaseChildren(
   }
 }
 
-/** Applies completion counters; marks the batch complete when every committed job is. */
+/**
+ * Applies completion counters; marks the batch complete when every committed job is, and
+ * records its callback (if any) in the same transaction.
+ */
 export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, now: number): Promise<boolean> {
   const [row] = await tx
     .update(batches)
@@ -119,6 +124,8 @@ export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, no
   if (row.nCompleted >= row.nJobs) {
     if (row.stored !== 'complete') {
       await tx.update(batches).set({ storedState: 'complete', timeCompleted: now }).where(eq(batches.id, batchId));
+      // The completion and its callback commit together: no crash can keep one without the other.
+      await enqueueCallback(tx, { batchId, jobGroupId: ROOT_JOB_GROUP_ID, now });
     }
     return true;
   }
