@@ -49,19 +49,6 @@ export async function checkBillingLimit(s: Services, name: string, limit?: numbe
   }
 }
 
-export function intParam(c: Context<AppEnv>, name: string): number {
-  const raw = c.req.param(name) ?? '';
-  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('invalid_request', `${name} must be a positive integer`, name);
-  return Number(raw);
-}
-
-export function optionalIntQuery(c: Context<AppEnv>, name: string): number | null {
-  const raw = c.req.query(name);
-  if (raw === undefined || raw === '') return null;
-  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('invalid_request', `${name} must be a non-negative integer`, name);
-  return Number(raw);
-}
-
 export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new ApiError('invalid_request', 'request body must be JSON');
@@ -76,7 +63,6 @@ export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
  * Job-group routes for Hail's client, which addresses a whole batch as its root job group (0).
  * The service has no other groups, so any other id is not found.
  */
-export function rootJobGroupOnly(c: Context<AppEnv>): void {
-  const id = intParam(c, 'job_group_id');
+export function rootJobGroupOnly(c: Context<AppEnv>, id: number): void {
   if (id !== 0) throw new ApiError('not_found', `job group ${id} of batch ${c.req.param('batch_id')} not found`);
 }
