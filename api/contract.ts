@@ -91,9 +91,17 @@ export function cursorQuery(name: string, max: number = INT4_MAX) {
     .openapi({ type: 'integer', minimum: 0, maximum: max, param: { name, in: 'query' } });
 }
 
+/**
+ * Text from a URL (a query term, a name in the path). PostgreSQL cannot hold a NUL character,
+ * so one is refused here with 400 rather than failing in a query.
+ */
+export function urlText(name: string) {
+  return z.string().refine((v) => !v.includes('\0'), { error: `${name} may not contain NUL characters` });
+}
+
 /** A path segment naming something (a user, a pool, a project): any non-empty text. */
 export function nameParam(name: string) {
-  return z.string().min(1).openapi({ param: { name, in: 'path' } });
+  return urlText(name).min(1).openapi({ param: { name, in: 'path' } });
 }
 
 export const BatchIdParam = z.object({ batch_id: idParam('batch_id', BATCH_ID_MAX) });
@@ -178,8 +186,12 @@ export function query<S extends ZodType>(c: Context<AppEnv>, _schema: S): z.outp
 }
 
 /** The JSON body checked against its schema; a failure is a 400 naming the field. */
-export async function readBody<S extends ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
-  const raw = await jsonBody(c);
+export async function readBody<S extends ZodType>(
+  c: Context<AppEnv>,
+  schema: S,
+  opts: Parameters<typeof jsonBody>[1] = {},
+): Promise<z.output<S>> {
+  const raw = await jsonBody(c, opts);
   const r = schema.safeParse(raw);
   if (!r.success) throw issueError(r.error);
   return r.data;
@@ -198,14 +210,18 @@ export async function parsedBody<T>(
 ): Promise<T> {
   const raw = await jsonBody(c);
   const parsed = await parse(raw);
-  const shape = schema.safeParse(raw);
-  if (!shape.success) {
-    const issue = shape.error.issues[0]!;
-    c.var.services.log.warn('published schema refuses a body the parser accepts', {
-      path: c.req.path,
-      field: issue.path.join('.'),
-      issue: issue.message,
-    });
-  }
+  checkDrift(c, schema, raw);
   return parsed;
+}
+
+/** Logs a body the domain accepted but its published schema refuses: the two have drifted. */
+export function checkDrift(c: Context<AppEnv>, schema: ZodType, accepted: unknown): void {
+  const shape = schema.safeParse(accepted);
+  if (shape.success) return;
+  const issue = shape.error.issues[0]!;
+  c.var.services.log.warn('published schema refuses a body the parser accepts', {
+    path: c.req.path,
+    field: issue.path.join('.'),
+    issue: issue.message,
+  });
 }

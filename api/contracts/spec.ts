@@ -99,6 +99,10 @@ export const WireUpdateSpec = z
 /** Job groups other than the root are not supported; the list is accepted and ignored. */
 const JobGroups = maybe(z.array(z.unknown()));
 
+/** The bunch of a -fast body is read after the rest, once the update's ids are known. */
+export const CreateFastEnvelope = z.strictObject({ batch: WireBatchSpec, bunch: z.unknown(), job_groups: JobGroups });
+export const UpdateFastEnvelope = z.strictObject({ update: WireUpdateSpec, bunch: z.unknown(), job_groups: JobGroups });
+
 export const CreateFastBody = z
   .strictObject({ batch: WireBatchSpec, bunch: JobBunch, job_groups: JobGroups })
   .openapi('CreateFast');

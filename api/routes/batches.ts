@@ -4,9 +4,9 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingProject, rootJobGroupOnly, visibleBatch } from '../access';
-import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router } from '../contract';
+import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, checkDrift, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
-import { CreateFastBody, WireBatchSpec } from '../contracts/spec';
+import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec } from '../contracts/spec';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { batchCosts, costOf } from '../costs';
 import { submitBunch, validateBunch } from '../submission';
@@ -35,7 +35,7 @@ const CreateFastResult = z
   .openapi('BatchCreatedFast');
 
 const ListQuery = z.object({
-  q: z.string().optional().openapi({ description: 'v1: space-separated terms; v2: one clause per line. Default: your own batches' }),
+  q: urlText('q').optional().openapi({ description: 'v1: space-separated terms; v2: one clause per line. Default: your own batches' }),
   last_batch_id: cursorQuery('last_batch_id', BATCH_ID_MAX),
 });
 
@@ -81,7 +81,7 @@ export function batchRoutes(version: 1 | 2) {
     }),
     async (c) => {
       const s = c.var.services;
-      const { spec, bunch } = await parsedBody(c, CreateFastBody, (b) => {
+      const { spec, bunch } = await parsedBody(c, CreateFastEnvelope, (b) => {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with batch and bunch', 'batch');
         }
@@ -96,6 +96,7 @@ export function batchRoutes(version: 1 | 2) {
       if (!existing) await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs);
       const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
       const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
+      checkDrift(c, JobBunch, bunch);
       return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
     },
   );

@@ -7,7 +7,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
-import { SECURITY, defineRoute, errors, json, query, router } from '../contract';
+import { SECURITY, defineRoute, errors, json, query, router, urlText } from '../contract';
 import { periodUsage } from '../../db/queries/billing';
 import { loadRateCard } from '../../db/queries/resources';
 import { billingPeriod } from '../../domain/billing';
@@ -15,8 +15,8 @@ import { spendBreakdown, spendReport, type ReportUsage } from '../../domain/bill
 import type { RateCard } from '../../domain/billing-rates';
 
 const Period = z.object({
-  start: z.string().optional().openapi({ description: 'MM/DD/YYYY (UTC); default the first of this month' }),
-  end: z.string().optional().openapi({ description: 'MM/DD/YYYY (UTC), included; default open-ended' }),
+  start: urlText('start').optional().openapi({ description: 'MM/DD/YYYY (UTC); default the first of this month' }),
+  end: urlText('end').optional().openapi({ description: 'MM/DD/YYYY (UTC), included; default open-ended' }),
 });
 
 const Spend = z.object({ billing_project: z.string(), user: z.string(), total_spent: z.number() }).openapi('Spend');

@@ -132,7 +132,7 @@ export function instanceRoutes() {
     }),
     async (c) => {
       const s = c.var.services;
-      const { status } = await readBody(c, StartedBody);
+      const { status } = await readBody(c, StartedBody, { nul: 'strip' });
       const key = { batchId: status.batch_id, jobId: status.job_id, attemptId: status.attempt_id };
       const attempt = await reportedAttempt(c, key);
       if (!attempt) return c.json({});
@@ -153,7 +153,7 @@ export function instanceRoutes() {
     }),
     async (c) => {
       const s = c.var.services;
-      const { status } = await readBody(c, CompleteBody);
+      const { status } = await readBody(c, CompleteBody, { nul: 'strip' });
       const key = { batchId: status.batch_id, jobId: status.job_id, attemptId: status.attempt_id };
       const attempt = await reportedAttempt(c, key);
       if (!attempt) return c.json({});

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { rootJobGroupOnly, visibleBatch } from '../access';
-import { BatchIdParam, JobGroupParams, JobParams, SECURITY, cursorQuery, defineRoute, errors, json, params, query, router } from '../contract';
+import { BatchIdParam, JobGroupParams, JobParams, SECURITY, cursorQuery, defineRoute, errors, json, params, query, router, urlText } from '../contract';
 import { Attempts, JobDetail, JobLogs, JobPage } from '../contracts/responses';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
 import { costOf, jobCosts } from '../costs';
@@ -18,9 +18,9 @@ import { jobFilter } from '../../db/queries/filters';
 const PAGE = 50;
 
 const ListQuery = z.object({
-  q: z.string().optional().openapi({ description: 'v1: space-separated terms; v2: one clause per line' }),
+  q: urlText('q').optional().openapi({ description: 'v1: space-separated terms; v2: one clause per line' }),
   last_job_id: cursorQuery('last_job_id'),
-  recursive: z.string().optional().openapi({ description: 'accepted and ignored: the root group holds every job' }),
+  recursive: urlText('recursive').optional().openapi({ description: 'accepted and ignored: the root group holds every job' }),
 });
 
 const LogParams = JobParams.extend({

@@ -4,8 +4,8 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingLimit, ownBatch } from '../access';
-import { BatchIdParam, EMPTY, SECURITY, body, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
-import { JobBunch, UpdateFastBody, WireUpdateSpec } from '../contracts/spec';
+import { BatchIdParam, EMPTY, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
+import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec } from '../contracts/spec';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
 import { parseUpdateSpec } from '../../domain/spec';
@@ -63,7 +63,7 @@ export function updateRoutes() {
     async (c) => {
       const s = c.var.services;
       const batch = await ownBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
-      const { spec, bunch } = await parsedBody(c, UpdateFastBody, (b) => {
+      const { spec, bunch } = await parsedBody(c, UpdateFastEnvelope, (b) => {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with update and bunch', 'update');
         }
@@ -75,6 +75,7 @@ export function updateRoutes() {
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
       await checkBillingLimit(s, batch.billingProject);
       const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
+      checkDrift(c, JobBunch, bunch);
       return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
     },
   );

@@ -1,0 +1,120 @@
+/**
+ * The published contract, fuzzed: schemathesis reads /openapi.json, generates requests for
+ * every operation (valid and invalid ones, boundary values) and checks each response against
+ * the document. The bar: no 5xx, and no response the document does not describe.
+ *
+ * The caller is an admin in project `test`, so admin routes are exercised past their 403 too.
+ * Excluded, because they destroy the run's own credentials:
+ * - DELETE users/{user}/tokens: generated names include the admin's own, and revoking its
+ *   tokens turns every later request into a 401 that tests nothing.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { job, startTestService, type TestService } from '../support/service';
+
+const run = promisify(execFile);
+const SCHEMATHESIS = path.resolve(__dirname, '../../.tools/schemathesis-venv/bin/schemathesis');
+const EXAMPLES = 25;
+const BUDGET_S = 150;
+
+let s: TestService;
+let dir: string;
+let adminToken: string;
+
+beforeAll(async () => {
+  if (!existsSync(SCHEMATHESIS)) throw new Error(`${SCHEMATHESIS} is missing: run bash scripts/setup.sh --test`);
+  s = await startTestService({ name: 'contract', executor: 'process', pools: 'standard:1' });
+  adminToken = await s.addUser('fuzzer', { admin: true, projects: ['test'] });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'hb-contract-'));
+  // Something for the batch and job routes to find: a batch with a finished job.
+  const res = await s.api('/api/v1alpha/batches/create-fast', {
+    method: 'POST',
+    json: { batch: { billing_project: 'test', n_jobs: 1, token: 'contract-fixture' }, bunch: [job(1, ['echo', 'hi'])] },
+  });
+  expect(res.status).toBe(200);
+});
+
+afterAll(async () => {
+  await s?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+type Failure = { name: string; message: string };
+
+/** Failed test cases of a JUnit report: each <testcase> holding a <failure> or an <error>. */
+function junitFailures(xml: string): Failure[] {
+  const out: Failure[] = [];
+  for (const chunk of xml.split(/<testcase\b/).slice(1)) {
+    const open = chunk.slice(0, chunk.indexOf('>') + 1);
+    if (open.endsWith('/>')) continue;
+    const body = chunk.slice(open.length, chunk.indexOf('</testcase>'));
+    const problem = /<(?:failure|error)\b([^>]*)>([\s\S]*?)<\/(?:failure|error)>|<(?:failure|error)\b([^>]*)\/>/.exec(body);
+    if (!problem) continue;
+    const attrs = problem[1] ?? problem[3] ?? '';
+    const message = `${/message="([^"]*)"/.exec(attrs)?.[1] ?? ''} ${problem[2] ?? ''}`.trim();
+    out.push({ name: /\bname="([^"]*)"/.exec(open)?.[1] ?? '?', message: message.slice(0, 2000) });
+  }
+  return out;
+}
+
+describe('the published contract', () => {
+  it('is an OpenAPI 3.1 document of every route, served without auth', async () => {
+    const res = await fetch(`${s.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1alpha/batches/create-fast',
+        '/api/v1alpha/batches/{batch_id}/jobs/{job_id}/log/{container}',
+        '/api/v1alpha/instances/job_complete',
+        '/api/v1alpha/pools/{name}',
+        '/api/v2alpha/batches',
+      ]),
+    );
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect(Object.keys(op.responses), `${method} ${p}`).toEqual(expect.arrayContaining(['200' in op.responses ? '200' : '201', '500']));
+      }
+    }
+  });
+
+  it(
+    'holds under schemathesis: no server errors, no responses the document does not describe',
+    async () => {
+      const spec = path.join(dir, 'openapi.json');
+      await writeFile(spec, await (await fetch(`${s.url}/openapi.json`)).text());
+      const junit = path.join(dir, 'junit.xml');
+      const args = [
+        'run', spec,
+        '--url', s.url,
+        '-H', `Authorization: Bearer ${adminToken}`,
+        '--checks', 'not_a_server_error,response_schema_conformance',
+        '--exclude-name', 'DELETE /api/v1alpha/users/{user}/tokens',
+        '--phases', 'examples,coverage,fuzzing',
+        '-n', String(EXAMPLES),
+        '--max-time', String(BUDGET_S),
+        '--request-timeout', '10',
+        '--workers', '2',
+        '--seed', '1',
+        '--no-color',
+        '--report', 'junit', '--report-junit-path', junit,
+      ];
+      const result = await run(SCHEMATHESIS, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024, timeout: (BUDGET_S + 120) * 1000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}\n${e.stderr ?? ''}` }),
+      );
+      const failures = existsSync(junit) ? junitFailures(await readFile(junit, 'utf8')) : [];
+      if (result.code !== 0 || failures.length > 0) console.log(result.stdout.slice(-20_000));
+      expect(existsSync(junit), 'schemathesis wrote no report').toBe(true);
+      expect(failures).toEqual([]);
+      expect(result.code).toBe(0);
+    },
+    (BUDGET_S + 180) * 1000,
+  );
+});
