@@ -4,11 +4,15 @@
  * for Hail's messages and for the rules a schema cannot say (contiguous ids, parents before
  * children, cpu as 0.25 × a power of two, pool choice, the ci user's privileges). So these
  * schemas describe the shape, never more: every body the parsers accept, they accept
- * (test/api/wire-spec.test.ts holds them to the parsers' key sets and to accepted specs).
+ * (test/api/wire-spec.test.ts holds them to the parsers' key sets and to accepted specs),
+ * except for the counts stored in int4 columns, which the routes bound (checkStoredCounts).
  * As in the parsers, an optional key given as null counts as absent.
  */
 import { z } from '@hono/zod-openapi';
 import type { ZodType } from 'zod';
+import { SpecError } from '../../domain/errors';
+
+import { INT4_MAX } from '../contract';
 
 const maybe = <T extends ZodType>(schema: T) => schema.nullable().optional();
 const text = z.string();
@@ -49,7 +53,7 @@ export const WireJobSpec = z
     resources: maybe(JobResources),
     always_run: maybe(z.boolean()),
     always_copy_output: maybe(z.boolean()),
-    n_max_attempts: maybe(z.int().min(1)),
+    n_max_attempts: maybe(z.int().min(1).max(INT4_MAX)),
     timeout: maybe(z.number().positive()).openapi({ description: "seconds, for the main container" }),
     env: maybe(z.array(EnvVar)),
     attributes: maybe(stringMap),
@@ -79,11 +83,11 @@ export const JobBunch = z.array(WireJobSpec).openapi('JobBunch');
 export const WireBatchSpec = z
   .strictObject({
     billing_project: nonEmpty,
-    n_jobs: z.int().min(0),
+    n_jobs: z.int().min(0).max(INT4_MAX),
     token: nonEmpty.openapi({ description: 'makes creation idempotent per user' }),
     attributes: maybe(stringMap),
     callback: maybe(nonEmpty),
-    cancel_after_n_failures: maybe(z.int().min(1)),
+    cancel_after_n_failures: maybe(z.int().min(1).max(INT4_MAX)),
     n_job_groups: maybe(z.int().min(0)),
   })
   .openapi('BatchSpec');
@@ -91,7 +95,7 @@ export const WireBatchSpec = z
 export const WireUpdateSpec = z
   .strictObject({
     token: nonEmpty,
-    n_jobs: z.int().min(0),
+    n_jobs: z.int().min(0).max(INT4_MAX),
     n_job_groups: maybe(z.int().min(0)),
   })
   .openapi('UpdateSpec');
@@ -110,3 +114,28 @@ export const CreateFastBody = z
 export const UpdateFastBody = z
   .strictObject({ update: WireUpdateSpec, bunch: JobBunch, job_groups: JobGroups })
   .openapi('UpdateFast');
+
+/**
+ * Counts the parsers accept but PostgreSQL's `integer` columns cannot hold. The schemas above
+ * publish the same maxima; the routes check raw bodies with this before parsing, so a count
+ * too large is a 400 naming it rather than an overflow in a query.
+ */
+export function checkStoredCounts(raw: unknown, kind: 'batch' | 'update' | 'bunch', path: string): void {
+  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
+  const check = (value: unknown, field: string) => {
+    if (typeof value === 'number' && value > INT4_MAX) {
+      throw new SpecError(field, `must be at most ${INT4_MAX}, found ${value}`);
+    }
+  };
+  if (kind === 'bunch') {
+    if (!Array.isArray(raw)) return;
+    raw.forEach((job, i) => {
+      if (typeof job === 'object' && job !== null) check((job as Record<string, unknown>).n_max_attempts, `${path}[${i}].n_max_attempts`);
+    });
+    return;
+  }
+  if (typeof raw !== 'object' || raw === null) return;
+  const obj = raw as Record<string, unknown>;
+  check(obj.n_jobs, at('n_jobs'));
+  if (kind === 'batch') check(obj.cancel_after_n_failures, at('cancel_after_n_failures'));
+}

@@ -6,7 +6,7 @@ import { ApiError } from '../errors';
 import { checkBillingProject, rootJobGroupOnly, visibleBatch } from '../access';
 import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, checkDrift, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
-import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec } from '../contracts/spec';
+import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkStoredCounts } from '../contracts/spec';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { batchCosts, costOf } from '../costs';
 import { submitBunch, validateBunch } from '../submission';
@@ -58,7 +58,10 @@ export function batchRoutes(version: 1 | 2) {
     }),
     async (c) => {
       const s = c.var.services;
-      const spec = await parsedBody(c, WireBatchSpec, (raw) => parseBatchSpec(raw));
+      const spec = await parsedBody(c, WireBatchSpec, (raw) => {
+        checkStoredCounts(raw, 'batch', '');
+        return parseBatchSpec(raw);
+      });
       await checkBillingProject(s, c.var.caller, spec.billing_project);
       const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
       if (spec.n_jobs === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
@@ -88,6 +91,8 @@ export function batchRoutes(version: 1 | 2) {
         const { batch: batchBody, bunch, job_groups: _groups, ...rest } = b as Record<string, unknown>;
         const unknown = Object.keys(rest);
         if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
+        checkStoredCounts(batchBody, 'batch', 'batch');
+        checkStoredCounts(bunch, 'bunch', 'bunch');
         return { spec: parseBatchSpec(batchBody, 'batch'), bunch };
       });
       await checkBillingProject(s, c.var.caller, spec.billing_project);

@@ -5,7 +5,7 @@ import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingLimit, ownBatch } from '../access';
 import { BatchIdParam, EMPTY, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
-import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec } from '../contracts/spec';
+import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec, checkStoredCounts } from '../contracts/spec';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
 import { parseUpdateSpec } from '../../domain/spec';
@@ -41,7 +41,10 @@ export function updateRoutes() {
     async (c) => {
       const s = c.var.services;
       const batch = await ownBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
-      const spec = await parsedBody(c, WireUpdateSpec, (raw) => parseUpdateSpec(raw));
+      const spec = await parsedBody(c, WireUpdateSpec, (raw) => {
+        checkStoredCounts(raw, 'update', '');
+        return parseUpdateSpec(raw);
+      });
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
       await checkBillingLimit(s, batch.billingProject);
       const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
@@ -70,6 +73,8 @@ export function updateRoutes() {
         const { update, bunch, job_groups: _groups, ...rest } = b as Record<string, unknown>;
         const unknown = Object.keys(rest);
         if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
+        checkStoredCounts(update, 'update', 'update');
+        checkStoredCounts(bunch, 'bunch', 'bunch');
         return { spec: parseUpdateSpec(update, 'update'), bunch };
       });
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
@@ -85,7 +90,10 @@ export function updateRoutes() {
     const batch = await ownBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
-    const specs = await parsedBody(c, JobBunch, (bunch) => validateBunch(s, c.var.caller, bunch, update.startJobId, update.nJobs));
+    const specs = await parsedBody(c, JobBunch, (bunch) => {
+      checkStoredCounts(bunch, 'bunch', 'bunch');
+      return validateBunch(s, c.var.caller, bunch, update.startJobId, update.nJobs);
+    });
     await insertJobs(s.db, batch.id, update.updateId, specs);
     return c.body(null, 200);
   };

@@ -25,6 +25,7 @@ const BUDGET_S = 150;
 let s: TestService;
 let dir: string;
 let adminToken: string;
+let fixture: number;
 
 beforeAll(async () => {
   if (!existsSync(SCHEMATHESIS)) throw new Error(`${SCHEMATHESIS} is missing: run bash scripts/setup.sh --test`);
@@ -37,6 +38,7 @@ beforeAll(async () => {
     json: { batch: { billing_project: 'test', n_jobs: 1, token: 'contract-fixture' }, bunch: [job(1, ['echo', 'hi'])] },
   });
   expect(res.status).toBe(200);
+  fixture = ((await res.json()) as { id: number }).id;
 });
 
 afterAll(async () => {
@@ -61,6 +63,48 @@ function junitFailures(xml: string): Failure[] {
   }
   return out;
 }
+
+async function expectRefused(res: Response, status: number, field: string) {
+  const body = (await res.json()) as { error: { code: string; message: string; field?: string } };
+  expect({ status: res.status, field: body.error.field }).toEqual({ status, field });
+}
+
+describe('hostile values in URLs and bodies are 4xx naming them, never 500', () => {
+  const big = 99_999_999_999;
+  it.each([
+    ['a job id beyond int4', () => `/api/v1alpha/batches/${fixture}/jobs/${big}`, 'job_id'],
+    ['an update id beyond int4', () => `/api/v1alpha/batches/${fixture}/updates/${big}/jobs/create`, 'update_id', 'POST'],
+    ['a cursor beyond int4', () => `/api/v1alpha/batches/${fixture}/jobs?last_job_id=${big}`, 'last_job_id'],
+    ['a batch id beyond 2^53', () => `/api/v1alpha/batches/99999999999999999`, 'batch_id'],
+    ['a zero batch id', () => `/api/v1alpha/batches/0`, 'batch_id'],
+    ['a negative job id', () => `/api/v1alpha/batches/${fixture}/jobs/-1`, 'job_id'],
+    ['a job group id beyond int4', () => `/api/v1alpha/batches/${fixture}/job-groups/${big}/jobs`, 'job_group_id'],
+    ['an unknown log container', () => `/api/v1alpha/batches/${fixture}/jobs/1/log/secrets`, 'container'],
+    ['a NUL in a query', () => `/api/v1alpha/batches?q=%00`, 'q'],
+    ['a NUL in a v2 job query', () => `/api/v2alpha/batches/${fixture}/jobs?q=a%00b`, 'q'],
+    ['a NUL in a project name', () => `/api/v1alpha/billing_projects/a%00b`, 'billing_project'],
+    ['a NUL in a pool name', () => `/api/v1alpha/pools/a%00b`, 'name'],
+  ])('%s', async (_what, url, field, method = 'GET') => {
+    const res = await fetch(`${s.url}${url()}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: method === 'GET' ? undefined : '[]',
+    });
+    await expectRefused(res, 400, field);
+  });
+
+  it.each([
+    ['n_jobs beyond int4', '/api/v1alpha/batches/create', { billing_project: 'test', n_jobs: 2 ** 40, token: 'big-n' }, 'n_jobs'],
+    ['cancel_after_n_failures beyond int4', '/api/v1alpha/batches/create', { billing_project: 'test', n_jobs: 0, token: 'big-c', cancel_after_n_failures: 2 ** 40 }, 'cancel_after_n_failures'],
+    ['a NUL in an attribute', '/api/v1alpha/batches/create', { billing_project: 'test', n_jobs: 0, token: 'nul-a', attributes: { a: 'x\u0000' } }, 'attributes.a'],
+    ['a NUL in a token', '/api/v1alpha/batches/create', { billing_project: 'test', n_jobs: 0, token: 'nul\u0000' }, 'token'],
+    ['n_max_attempts beyond int4', '/api/v1alpha/batches/create-fast', { batch: { billing_project: 'test', n_jobs: 1, token: 'big-m' }, bunch: [job(1, ['true'], { n_max_attempts: 2 ** 40 })] }, 'bunch[0].n_max_attempts'],
+    ['a NUL in a command', '/api/v1alpha/batches/create-fast', { batch: { billing_project: 'test', n_jobs: 1, token: 'nul-c' }, bunch: [job(1, ['echo', 'a\u0000'])] }, 'bunch[0].process.command[1]'],
+  ])('%s', async (_what, url, payload, field) => {
+    const res = await s.api(url, { method: 'POST', json: payload, token: adminToken });
+    await expectRefused(res, 400, field);
+  });
+});
 
 describe('the published contract', () => {
   it('is an OpenAPI 3.1 document of every route, served without auth', async () => {
