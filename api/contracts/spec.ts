@@ -100,12 +100,12 @@ export const WireUpdateSpec = z
   })
   .openapi('UpdateSpec');
 
-/** Job groups other than the root are not supported; the list is accepted and ignored. */
-const JobGroups = maybe(z.array(z.unknown()));
+/** Job groups other than the root are not supported: whatever is sent is accepted and ignored. */
+const JobGroups = z.unknown().optional().openapi({ description: "Hail's job group specs; accepted and ignored (only the root group exists)" });
 
 /** The bunch of a -fast body is read after the rest, once the update's ids are known. */
-export const CreateFastEnvelope = z.strictObject({ batch: WireBatchSpec, bunch: z.unknown(), job_groups: JobGroups });
-export const UpdateFastEnvelope = z.strictObject({ update: WireUpdateSpec, bunch: z.unknown(), job_groups: JobGroups });
+export const CreateFastEnvelope = z.strictObject({ batch: WireBatchSpec, bunch: z.unknown().optional(), job_groups: JobGroups });
+export const UpdateFastEnvelope = z.strictObject({ update: WireUpdateSpec, bunch: z.unknown().optional(), job_groups: JobGroups });
 
 export const CreateFastBody = z
   .strictObject({ batch: WireBatchSpec, bunch: JobBunch, job_groups: JobGroups })

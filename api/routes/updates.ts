@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingLimit, ownBatch } from '../access';
-import { BatchIdParam, EMPTY, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
+import { BatchIdParam, EMPTY, INT4_MAX, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
 import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec, checkStoredCounts } from '../contracts/spec';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
@@ -22,6 +22,13 @@ const CommitResult = z.object({ start_job_id: z.int().nullable(), start_job_grou
 
 const writeErrors = errors('invalid_request', 'unauthenticated', 'not_found', 'payload_too_large');
 const specErrors = errors('invalid_request', 'unauthenticated', 'forbidden', 'not_found', 'payload_too_large');
+
+/** Job ids are int4: an update may not reserve ids past the largest one. */
+function checkRoomForJobs(reserved: number, nJobs: number, field: string): void {
+  if (nJobs > INT4_MAX - reserved) {
+    throw new ApiError('invalid_request', `${field}: this batch has room for ${INT4_MAX - reserved} more jobs, found ${nJobs}`, field);
+  }
+}
 
 export function updateRoutes() {
   const r = router();
@@ -46,6 +53,7 @@ export function updateRoutes() {
         return parseUpdateSpec(raw);
       });
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
+      checkRoomForJobs(batch.nReservedJobs, spec.n_jobs, 'n_jobs');
       await checkBillingLimit(s, batch.billingProject);
       const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
       return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: START_JOB_GROUP_ID });
@@ -78,6 +86,7 @@ export function updateRoutes() {
         return { spec: parseUpdateSpec(update, 'update'), bunch };
       });
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
+      checkRoomForJobs(batch.nReservedJobs, spec.n_jobs, 'update.n_jobs');
       await checkBillingLimit(s, batch.billingProject);
       const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
       checkDrift(c, JobBunch, bunch);
