@@ -100,8 +100,17 @@ export const WireUpdateSpec = z
   })
   .openapi('UpdateSpec');
 
-/** Job groups other than the root are not supported: whatever is sent is accepted and ignored. */
-const JobGroups = z.unknown().optional().openapi({ description: "Hail's job group specs; accepted and ignored (only the root group exists)" });
+/** Job groups other than the root are not supported: a list is accepted and ignored. */
+const JobGroups = maybe(z.array(z.unknown())).openapi({
+  description: "Hail's job group specs; accepted and ignored (only the root group exists)",
+});
+
+/** The list `job_groups` must be when given, as Hail requires; its entries are ignored. */
+export function checkJobGroups(value: unknown): void {
+  if (value !== undefined && value !== null && !Array.isArray(value)) {
+    throw new SpecError('job_groups', 'job_groups: expected a list of job group specs');
+  }
+}
 
 /** The bunch of a -fast body is read after the rest, once the update's ids are known. */
 export const CreateFastEnvelope = z.strictObject({ batch: WireBatchSpec, bunch: z.unknown().optional(), job_groups: JobGroups });

@@ -6,7 +6,7 @@ import { ApiError } from '../errors';
 import { checkBillingProject, rootJobGroupOnly, visibleBatch } from '../access';
 import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, checkDrift, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
-import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkStoredCounts } from '../contracts/spec';
+import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { batchCosts, costOf } from '../costs';
 import { submitBunch, validateBunch } from '../submission';
@@ -88,9 +88,10 @@ export function batchRoutes(version: 1 | 2) {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with batch and bunch', 'batch');
         }
-        const { batch: batchBody, bunch, job_groups: _groups, ...rest } = b as Record<string, unknown>;
+        const { batch: batchBody, bunch, job_groups: groups, ...rest } = b as Record<string, unknown>;
         const unknown = Object.keys(rest);
         if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
+        checkJobGroups(groups);
         checkStoredCounts(batchBody, 'batch', 'batch');
         checkStoredCounts(bunch, 'bunch', 'bunch');
         return { spec: parseBatchSpec(batchBody, 'batch'), bunch };

@@ -5,7 +5,7 @@ import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingLimit, ownBatch } from '../access';
 import { BatchIdParam, EMPTY, INT4_MAX, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
-import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec, checkStoredCounts } from '../contracts/spec';
+import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
 import { parseUpdateSpec } from '../../domain/spec';
@@ -78,9 +78,10 @@ export function updateRoutes() {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with update and bunch', 'update');
         }
-        const { update, bunch, job_groups: _groups, ...rest } = b as Record<string, unknown>;
+        const { update, bunch, job_groups: groups, ...rest } = b as Record<string, unknown>;
         const unknown = Object.keys(rest);
         if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
+        checkJobGroups(groups);
         checkStoredCounts(update, 'update', 'update');
         checkStoredCounts(bunch, 'bunch', 'bunch');
         return { spec: parseUpdateSpec(update, 'update'), bunch };
