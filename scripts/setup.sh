@@ -226,13 +226,30 @@ fi
 # ---------------------------------------------------------------- schemathesis (tests)
 SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
 schemathesis_stamp="schemathesis==$SCHEMATHESIS_VERSION ${SCHEMATHESIS_DEPS[*]}"
+# Under CPython 3.11 (seen with 3.11.7) ast.parse can fail when called deep in a stack ("AST
+# constructor recursion depth mismatch"), which hypothesis does while describing its strategies;
+# the run then ends in a runtime error that says nothing about the API. So 3.13 or 3.12 is preferred.
+# HB_SCHEMATHESIS_PYTHON names one explicitly.
+schemathesis_python() {
+  local p
+  for p in "${HB_SCHEMATHESIS_PYTHON:-}" python3.13 python3.12; do
+    [ -n "$p" ] && "$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && {
+      echo "$p"
+      return
+    }
+  done
+  warn "no Python >= 3.12 found for schemathesis; using python3 (its runs may end in a spurious
+  'AST constructor recursion depth mismatch'). Set HB_SCHEMATHESIS_PYTHON to a newer Python."
+  echo python3
+}
 if [ ! -f "$SCHEMATHESIS_VENV/.installed" ] || [ "$(cat "$SCHEMATHESIS_VENV/.installed")" != "$schemathesis_stamp" ]; then
   need_python_venv "schemathesis (for the API contract tests)" \
     "provide Python >= 3.10 some other way: schemathesis is a Python package."
-  say "installing schemathesis into .tools/schemathesis-venv"
+  st_python="$(schemathesis_python)"
+  say "installing schemathesis into .tools/schemathesis-venv ($st_python)"
   rm -rf "$SCHEMATHESIS_VENV"
   log="$TOOLS/schemathesis-install.log"
-  if ! { python3 -m venv "$SCHEMATHESIS_VENV" &&
+  if ! { "$st_python" -m venv "$SCHEMATHESIS_VENV" &&
     "$SCHEMATHESIS_VENV/bin/python" -m pip install --disable-pip-version-check \
       "schemathesis==$SCHEMATHESIS_VERSION" "${SCHEMATHESIS_DEPS[@]}"; } >"$log" 2>&1; then
     tail -n 20 "$log" >&2

@@ -34,7 +34,7 @@ const BillingProject = z
   .openapi('BillingProject');
 const Member = z.object({ billing_project: z.string(), user: z.string() }).openapi('BillingProjectMember');
 const Limit = z
-  .strictObject({ limit: z.number().min(0).nullable().openapi({ description: 'dollars; null for no limit' }) })
+  .looseObject({ limit: z.number().min(0).nullable().openapi({ description: 'dollars; null for no limit' }) })
   .openapi('BillingLimit');
 const LimitSet = z.object({ billing_project: z.string(), limit: z.number().nullable() }).openapi('BillingLimitSet');
 

@@ -17,7 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { count } from 'drizzle-orm';
 import { job, startTestService, type TestService } from '../support/service';
+import { jobs } from '../../db/schema';
 
 const run = promisify(execFile);
 const SCHEMATHESIS = path.resolve(__dirname, '../../.tools/schemathesis-venv/bin/schemathesis');
@@ -153,11 +155,19 @@ describe('the published contract', () => {
     'holds under schemathesis as a member of project test, with generated batches and jobs accepted',
     async () => {
       const doc = JSON.parse(await (await fetch(`${s.url}/openapi.json`)).text()) as Steerable;
+      const before = await jobCount();
       await expectNoFailures(await fuzz('member', JSON.stringify(steerIntoProject(doc)), s.token));
+      // The steering worked: generated bunches got through submission into the database.
+      expect(await jobCount()).toBeGreaterThan(before);
     },
     (BUDGET_S + 180) * 1000,
   );
 });
+
+async function jobCount(): Promise<number> {
+  const [row] = await s.database.db.select({ n: count() }).from(jobs);
+  return row!.n;
+}
 
 type Steerable = { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
 
