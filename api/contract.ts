@@ -199,9 +199,9 @@ export async function readBody<S extends ZodType>(
 
 /**
  * A body read by its domain parser, which gives Hail's messages and the normalized form; the
- * parsers stay the authority for the rules a schema cannot say. The published schema is
- * checked too: it can only be wrong by refusing what the parser accepted (the parser would
- * have thrown first otherwise), and that drift is logged, never answered.
+ * parsers stay the authority for the rules a schema cannot say. The published schema then
+ * validates it too, so the service never accepts a body its contract calls invalid
+ * (`test/api/wire-spec.test.ts` holds the schemas to accept whatever the parsers accept).
  */
 export async function parsedBody<T>(
   c: Context<AppEnv>,
@@ -210,18 +210,12 @@ export async function parsedBody<T>(
 ): Promise<T> {
   const raw = await jsonBody(c);
   const parsed = await parse(raw);
-  checkDrift(c, schema, raw);
+  enforceContract(schema, raw);
   return parsed;
 }
 
-/** Logs a body the domain accepted but its published schema refuses: the two have drifted. */
-export function checkDrift(c: Context<AppEnv>, schema: ZodType, accepted: unknown): void {
+/** A 400 naming the field when the published schema refuses a body the domain accepted. */
+export function enforceContract(schema: ZodType, accepted: unknown): void {
   const shape = schema.safeParse(accepted);
-  if (shape.success) return;
-  const issue = shape.error.issues[0]!;
-  c.var.services.log.warn('published schema refuses a body the parser accepts', {
-    path: c.req.path,
-    field: issue.path.join('.'),
-    issue: issue.message,
-  });
+  if (!shape.success) throw issueError(shape.error);
 }

@@ -92,9 +92,12 @@ export async function submitBunch(
   batch: BatchRow,
   update: { token: string; n_jobs: number },
   bunch: unknown,
+  /** The published contract's own check, run once the domain's rules (Hail's messages) passed. */
+  checkContract: (bunch: unknown) => void = () => undefined,
 ): Promise<{ updateId: number | null; startJobId: number | null }> {
   if (update.n_jobs === 0) {
     await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0, batch.billingProject);
+    checkContract(bunch);
     return { updateId: null, startJobId: null };
   }
   // Validate before reserving anything, against the ids this update will get (or got, on a retry).
@@ -104,6 +107,7 @@ export async function submitBunch(
     .where(and(eq(batchUpdates.batchId, batch.id), eq(batchUpdates.token, update.token)));
   let start = prior?.startJobId ?? batch.nReservedJobs + 1;
   let specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject);
+  checkContract(bunch);
   const row = prior ?? (await createUpdate(s.db, batch.id, update.token, update.n_jobs, Date.now()));
   if (row.startJobId !== start) {
     start = row.startJobId;

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingProject, rootJobGroupOnly, visibleBatch } from '../access';
-import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, checkDrift, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
+import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, enforceContract, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
 import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
@@ -99,10 +99,12 @@ export function batchRoutes(version: 1 | 2) {
       await checkBillingProject(s, c.var.caller, spec.billing_project);
       // A new batch's first update starts at job 1: validate against that before creating anything.
       const existing = await findBatchByToken(s.db, c.var.caller.username, spec.token);
-      if (!existing) await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs, spec.billing_project);
+      if (!existing) {
+        await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs, spec.billing_project);
+        enforceContract(JobBunch, bunch);
+      }
       const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
-      const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
-      checkDrift(c, JobBunch, bunch);
+      const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch, (b) => enforceContract(JobBunch, b));
       return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
     },
   );

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
 import { checkBillingLimit, ownBatch } from '../access';
-import { BatchIdParam, EMPTY, INT4_MAX, SECURITY, body, checkDrift, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
+import { BatchIdParam, EMPTY, INT4_MAX, SECURITY, body, enforceContract, defineRoute, parsedBody, errors, idParam, json, params, router } from '../contract';
 import { JobBunch, UpdateFastBody, UpdateFastEnvelope, WireUpdateSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
 import { commitAndWake, getUpdate, submitBunch, validateBunch } from '../submission';
 import { START_JOB_GROUP_ID } from '../serialize';
@@ -89,8 +89,7 @@ export function updateRoutes() {
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
       checkRoomForJobs(batch.nReservedJobs, spec.n_jobs, 'update.n_jobs');
       await checkBillingLimit(s, batch.billingProject);
-      const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
-      checkDrift(c, JobBunch, bunch);
+      const result = await submitBunch(s, c.var.caller, batch, spec, bunch, (b) => enforceContract(JobBunch, b));
       return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
     },
   );
