@@ -1,9 +1,8 @@
 /**
  * Hail's JobGroupSpec (hail-batch-api §2): `job_group_id` (the in-update id, contiguous from
  * 1), one parent given as `absolute_parent_id` or `in_update_parent_id` (default: the root
- * group 0), `attributes`, `callback`, `cancel_after_n_failures`. The service runs every job in
- * the root group; this parser holds a client's job groups to the same rules as its batch, so
- * a hostile group (a `file:` callback, a NUL attribute) is refused rather than passed on.
+ * group 0), `attributes`, `callback`, `cancel_after_n_failures`. Job groups are held to the
+ * same rules as their batch, so a hostile group (a `file:` callback, a NUL attribute) is refused.
  */
 import { SpecError } from './errors';
 import { parseHttpUrl } from './urls';
@@ -39,13 +38,14 @@ function parseJobGroup(value: unknown, path: string, ctx: JobGroupContext, expec
     throw new SpecError(at('job_group_id'), `job group ${inUpdateId} is out of range; this update has ${ctx.nJobGroupsInUpdate} job groups`);
   }
   const absolute = readOptional(obj, path, 'absolute_parent_id', (v, f) => readInteger(v, f, { min: 0, max: ctx.startJobGroupId - 1 }), null);
-  const inUpdate = readOptional(obj, path, 'in_update_parent_id', (v, f) => readInteger(v, f, { min: 1, max: inUpdateId - 1 }), null);
+  // Hail's client names a new batch's root group as in-update group 0.
+  const inUpdate = readOptional(obj, path, 'in_update_parent_id', (v, f) => readInteger(v, f, { min: 0, max: inUpdateId - 1 }), null);
   if (absolute !== null && inUpdate !== null) {
     throw new SpecError(at('in_update_parent_id'), 'give absolute_parent_id or in_update_parent_id, not both');
   }
   return {
     job_group_id: ctx.startJobGroupId + inUpdateId - 1,
-    parent_id: inUpdate !== null ? ctx.startJobGroupId + inUpdate - 1 : (absolute ?? 0),
+    parent_id: inUpdate !== null && inUpdate > 0 ? ctx.startJobGroupId + inUpdate - 1 : (absolute ?? 0),
     attributes: readOptional(obj, path, 'attributes', readStringMap, {}),
     callback: readOptional(obj, path, 'callback', (v, f) => parseHttpUrl(readString(v, f, { nonEmpty: true }), f), null),
     cancel_after_n_failures: readOptional(obj, path, 'cancel_after_n_failures', (v, f) => readInteger(v, f, { min: 1 }), null),

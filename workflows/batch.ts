@@ -22,6 +22,7 @@ import { claimActivity, dbActivity } from './activity-options';
 import {
   BatchStateAttr,
   cancelBatchSignal,
+  cancelJobGroupSignal,
   cancelJobSignal,
   jobDoneSignal,
   jobWorkflowId,
@@ -67,6 +68,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   let shown: string | null = input.shownState ?? null;
   let wokenAt = input.wokenAt ?? Date.now();
   let cancelRequested = false;
+  const cancelGroups = new Set<number>(input.cancelGroups ?? []);
   let dirty = true;
 
   setHandler(jobDoneSignal, (jobId: number) => {
@@ -79,6 +81,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   });
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
+    dirty = true;
+  });
+  setHandler(cancelJobGroupSignal, (jobGroupId: number) => {
+    // Group 0 is the batch itself; a malformed payload is ignored rather than kept forever.
+    if (!Number.isSafeInteger(jobGroupId) || jobGroupId < 0) return;
+    if (jobGroupId === 0) cancelRequested = true;
+    else cancelGroups.add(jobGroupId);
     dirty = true;
   });
 
@@ -111,6 +120,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       // Cancels only a running batch (a complete one is left as it is); the claim says which.
       cancelRequested = false;
       await acts.cancelBatch({ batchId: input.batchId });
+    }
+    for (const jobGroupId of [...cancelGroups].sort((a, b) => a - b)) {
+      // Only the open jobs of the group's subtree are told to stop; parents and siblings run on.
+      const { stop } = await acts.cancelJobGroup({ batchId: input.batchId, jobGroupId, openJobIds: [...open] });
+      await cancelChildren(stop);
+      cancelGroups.delete(jobGroupId);
     }
 
     const room = input.window - open.size;
@@ -166,6 +181,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
         openJobs: [...open],
         claimSeq,
         cancelled,
+        cancelGroups: [...cancelGroups],
         wokenAt,
         ...(shown !== null ? { shownState: shown } : {}),
       });

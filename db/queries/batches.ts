@@ -70,13 +70,14 @@ export async function getBatch(q: Queryable, batchId: number): Promise<BatchRow 
   return row && !row.deleted ? row : null;
 }
 
-/** Reserves the next contiguous block of job ids; idempotent per (batch, token). */
+/** Reserves the next contiguous blocks of job and job group ids; idempotent per (batch, token). */
 export async function createUpdate(
   db: Db,
   batchId: number,
   token: string,
   nJobs: number,
   now: number,
+  nJobGroups = 0,
 ): Promise<UpdateRow> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
@@ -92,13 +93,14 @@ export async function createUpdate(
       .where(eq(batchUpdates.batchId, batchId));
     const updateId = (last?.max ?? 0) + 1;
     const startJobId = batch.nReservedJobs + 1;
+    const startJobGroupId = batch.nReservedJobGroups + 1;
     const [row] = await tx
       .insert(batchUpdates)
-      .values({ batchId, updateId, token, startJobId, nJobs, timeCreated: now })
+      .values({ batchId, updateId, token, startJobId, nJobs, startJobGroupId, nJobGroups, timeCreated: now })
       .returning();
     await tx
       .update(batches)
-      .set({ nReservedJobs: batch.nReservedJobs + nJobs })
+      .set({ nReservedJobs: batch.nReservedJobs + nJobs, nReservedJobGroups: batch.nReservedJobGroups + nJobGroups })
       .where(eq(batches.id, batchId));
     return row!;
   });

@@ -5,3 +5,4 @@ export * from './jobs';
 export * from './instances';
 export * from './pools';
 export * from './resources';
+export * from './job-groups';
