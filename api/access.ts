@@ -72,11 +72,3 @@ export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
   }
 }
 
-/**
- * Job-group routes for Hail's client, which addresses a whole batch as its root job group (0).
- * The service has no other groups, so any other id is not found.
- */
-export function rootJobGroupOnly(c: Context<AppEnv>): void {
-  const id = intParam(c, 'job_group_id');
-  if (id !== 0) throw new ApiError('not_found', `job group ${id} of batch ${c.req.param('batch_id')} not found`);
-}

@@ -12,6 +12,7 @@ import { healthHandler } from './health';
 import { batchRoutes } from './routes/batches';
 import { updateRoutes } from './routes/updates';
 import { jobRoutes } from './routes/jobs';
+import { jobGroupRoutes } from './routes/job-groups';
 import { instanceRoutes } from './routes/instances';
 import { metaRoutes } from './routes/meta';
 import { userRoutes } from './routes/users';
@@ -49,6 +50,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   user.route('/', batchRoutes(1));
   user.route('/', updateRoutes());
   user.route('/', jobRoutes(1));
+  user.route('/', jobGroupRoutes());
   user.route('/', userRoutes());
   user.route('/', billingProjectRoutes());
   user.route('/', resourceRoutes());

@@ -23,6 +23,11 @@ export type JobGroupContext = {
   startJobGroupId: number;
   nJobGroupsInUpdate: number;
   path?: string;
+  /**
+   * A bunch of POST …/job-groups/create, one of several: its ids run without gaps from any
+   * first id. create-fast and update-fast carry all of an update's groups, from 1.
+   */
+  oneBunchOfMany?: boolean;
 };
 
 const KEYS = ['job_group_id', 'absolute_parent_id', 'in_update_parent_id', 'attributes', 'callback', 'cancel_after_n_failures'];
@@ -56,5 +61,10 @@ function parseJobGroup(value: unknown, path: string, ctx: JobGroupContext, expec
 export function parseJobGroups(value: unknown, ctx: JobGroupContext): JobGroupSpec[] {
   const path = ctx.path ?? 'job_groups';
   if (!Array.isArray(value)) throw new SpecError(path, 'expected a list of job group specs');
-  return value.map((v, i) => parseJobGroup(v, `${path}[${i}]`, ctx, i + 1));
+  let first = 1;
+  if (ctx.oneBunchOfMany && value.length > 0 && typeof value[0] === 'object' && value[0] !== null) {
+    const id = (value[0] as Record<string, unknown>).job_group_id;
+    if (Number.isSafeInteger(id) && (id as number) >= 1) first = id as number;
+  }
+  return value.map((v, i) => parseJobGroup(v, `${path}[${i}]`, ctx, first + i));
 }

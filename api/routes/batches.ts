@@ -2,10 +2,10 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { checkBillingProject, intParam, jsonBody, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
+import { checkBillingProject, intParam, jsonBody, optionalIntQuery, visibleBatch } from '../access';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { batchCosts, costOf } from '../costs';
-import { submitBunch, validateBunch } from '../submission';
+import { submitBunch, validateBunch, validateJobGroups } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
 import { parseBatchQuery } from '../../domain/query';
 import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
@@ -25,10 +25,10 @@ export function batchRoutes(version: 1 | 2) {
     const spec = parseBatchSpec(await jsonBody(c));
     await checkBillingProject(s, c.var.caller, spec.billing_project);
     const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
-    if (spec.n_jobs === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
+    if (spec.n_jobs === 0 && spec.n_job_groups === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
     // Update 1 takes the batch's token, so a retried create finds the same update.
-    const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-    return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: START_JOB_GROUP_ID, start_job_id: update.startJobId });
+    const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now(), spec.n_job_groups);
+    return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: update.startJobGroupId, start_job_id: update.startJobId });
   });
 
   r.post('/batches/create-fast', async (c) => {
@@ -37,17 +37,22 @@ export function batchRoutes(version: 1 | 2) {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ApiError('invalid_request', 'body must be an object with batch and bunch', 'batch');
     }
-    const { batch: batchBody, bunch, job_groups: _groups, ...rest } = body as Record<string, unknown>;
+    const { batch: batchBody, bunch, job_groups: jobGroups, ...rest } = body as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
     const spec = parseBatchSpec(batchBody, 'batch');
     await checkBillingProject(s, c.var.caller, spec.billing_project);
     // A new batch's first update starts at job 1: validate against that before creating anything.
     const existing = await findBatchByToken(s.db, c.var.caller.username, spec.token);
-    if (!existing) await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs);
+    if (!existing) {
+      const groups = { startJobGroupId: 1, nJobGroups: spec.n_job_groups };
+      validateJobGroups(jobGroups, groups);
+      await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs, undefined, groups);
+    }
     const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
-    const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch);
-    return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
+    const update = { token: spec.token, n_jobs: spec.n_jobs, n_job_groups: spec.n_job_groups };
+    const result = await submitBunch(s, c.var.caller, batch, update, bunch, jobGroups);
+    return c.json({ id: batch.id, start_job_group_id: result.startJobGroupId ?? START_JOB_GROUP_ID, start_job_id: result.startJobId });
   });
 
   r.get('/batches', async (c) => {
@@ -83,11 +88,6 @@ export function batchRoutes(version: 1 | 2) {
     return c.body(null, 200);
   };
   r.patch('/batches/:batch_id/cancel', cancel);
-  // Hail's client cancels a batch by cancelling its root job group (Batch.cancel()).
-  r.patch('/batches/:batch_id/job-groups/:job_group_id/cancel', (c) => {
-    rootJobGroupOnly(c);
-    return cancel(c);
-  });
 
   r.delete('/batches/:batch_id', async (c) => {
     const s = c.var.services;

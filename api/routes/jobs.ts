@@ -2,7 +2,10 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { intParam, optionalIntQuery, rootJobGroupOnly, visibleBatch } from '../access';
+import { intParam, optionalIntQuery, visibleBatch } from '../access';
+import { and, type SQL } from 'drizzle-orm';
+import { getJobGroup, jobsOfGroup } from '../../db/queries/job-groups';
+import { ROOT_JOB_GROUP_ID } from '../../domain/job-group-tree';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
 import { costOf, jobCosts } from '../costs';
 import { readLog, readStatus } from '../logs';
@@ -17,13 +20,13 @@ const PAGE = 50;
 export function jobRoutes(version: 1 | 2) {
   const r = new Hono<AppEnv>();
 
-  const listJobs = async (c: Context<AppEnv>) => {
+  const listJobs = async (c: Context<AppEnv>, group?: (batchId: number) => Promise<SQL | undefined>) => {
     const s = c.var.services;
     const batch = await visibleBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const q = c.req.query('q') ?? '';
     const rows = await listJobPage(s.db, {
       batchId: batch.id,
-      filter: jobFilter(parseJobQuery(q, version)),
+      filter: and(jobFilter(parseJobQuery(q, version)), group ? await group(batch.id) : undefined),
       lastJobId: optionalIntQuery(c, 'last_job_id'),
       limit: PAGE,
     });
@@ -34,12 +37,17 @@ export function jobRoutes(version: 1 | 2) {
     if (rows.length === PAGE) body.last_job_id = rows[rows.length - 1]!.jobId;
     return c.json(body);
   };
-  r.get('/batches/:batch_id/jobs', listJobs);
-  // Hail's client lists a batch's jobs through its root job group (Batch.jobs()). The service
-  // has no other groups, so the root group's jobs, recursive or not, are the batch's jobs.
-  r.get('/batches/:batch_id/job-groups/:job_group_id/jobs', async (c) => {
-    rootJobGroupOnly(c);
-    return listJobs(c);
+  r.get('/batches/:batch_id/jobs', (c) => listJobs(c));
+  // Hail's client lists a batch's jobs through its root job group (Batch.jobs(), recursive).
+  r.get('/batches/:batch_id/job-groups/:job_group_id/jobs', (c) => {
+    const jobGroupId = intParam(c, 'job_group_id');
+    const recursive = parseRecursive(c.req.query('recursive'));
+    return listJobs(c, async (batchId) => {
+      if (jobGroupId !== ROOT_JOB_GROUP_ID && !(await getJobGroup(c.var.services.db, batchId, jobGroupId))) {
+        throw new ApiError('not_found', `job group ${jobGroupId} of batch ${batchId} not found`);
+      }
+      return jobsOfGroup(batchId, jobGroupId, recursive);
+    });
   });
 
   const jobOf = async (c: Context<AppEnv>) => {
@@ -83,4 +91,11 @@ export function jobRoutes(version: 1 | 2) {
   });
 
   return r;
+}
+
+/** Hail's client sends `recursive` as `true` or `false`; absent means only the group's own jobs. */
+function parseRecursive(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false' || raw === 'False' || raw === '0') return false;
+  if (raw === 'true' || raw === 'True' || raw === '1') return true;
+  throw new ApiError('invalid_request', 'recursive must be true or false', 'recursive');
 }

@@ -18,8 +18,8 @@ export function updateRoutes() {
     const spec = parseUpdateSpec(await jsonBody(c));
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
     await checkBillingLimit(s, batch.billingProject);
-    const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-    return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+    const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now(), spec.n_job_groups);
+    return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: u.startJobGroupId });
   });
 
   r.post('/batches/:batch_id/update-fast', async (c) => {
@@ -29,14 +29,14 @@ export function updateRoutes() {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ApiError('invalid_request', 'body must be an object with update and bunch', 'update');
     }
-    const { update, bunch, job_groups: _groups, ...rest } = body as Record<string, unknown>;
+    const { update, bunch, job_groups: jobGroups, ...rest } = body as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new ApiError('invalid_request', `unknown key ${unknown[0]}`, unknown[0]);
     const spec = parseUpdateSpec(update, 'update');
     if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
     await checkBillingLimit(s, batch.billingProject);
-    const result = await submitBunch(s, c.var.caller, batch, spec, bunch);
-    return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+    const result = await submitBunch(s, c.var.caller, batch, spec, bunch, jobGroups);
+    return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: result.startJobGroupId ?? START_JOB_GROUP_ID });
   });
 
   const insertBunch = async (c: Context<AppEnv>, updateId: number) => {
@@ -44,7 +44,8 @@ export function updateRoutes() {
     const batch = await ownBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
-    const specs = await validateBunch(s, c.var.caller, await jsonBody(c), update.startJobId, update.nJobs);
+    const groups = { startJobGroupId: update.startJobGroupId, nJobGroups: update.nJobGroups };
+    const specs = await validateBunch(s, c.var.caller, await jsonBody(c), update.startJobId, update.nJobs, undefined, groups);
     await insertJobs(s.db, batch.id, update.updateId, specs);
     return c.body(null, 200);
   };
@@ -60,7 +61,7 @@ export function updateRoutes() {
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
     const result = await commitAndWake(s, batch, updateId);
-    return c.json({ start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+    return c.json({ start_job_id: result.startJobId, start_job_group_id: update.startJobGroupId });
   };
   r.patch('/batches/:batch_id/updates/:update_id/commit', (c) => commit(c, intParam(c, 'update_id')));
   r.patch('/batches/:batch_id/close', (c) => {

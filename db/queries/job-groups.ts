@@ -2,7 +2,7 @@
  * Job groups in PostgreSQL: created in updates, wired into the ancestors table when their
  * update commits, cancelled with their subtree, read with their rolled-up counts.
  */
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { batchUpdates, jobGroups, jobGroupSelfAndAncestors } from '../schema';
 import { rawRows, type Db, type Queryable, type Tx } from '../client';
 import { DbError } from './errors';
@@ -229,6 +229,14 @@ export async function listChildJobGroups(
   ];
   if (opts.lastJobGroupId !== null) conds.push(gt(jobGroups.jobGroupId, opts.lastJobGroupId));
   return q.select().from(jobGroups).where(and(...conds)).orderBy(asc(jobGroups.jobGroupId)).limit(opts.limit);
+}
+
+/** Jobs of a group: its own, or with `recursive` those of every group below it too. */
+export function jobsOfGroup(batchId: number, jobGroupId: number, recursive: boolean): SQL | undefined {
+  if (!recursive) return sql`jobs.job_group_id = ${jobGroupId}`;
+  if (jobGroupId === ROOT_JOB_GROUP_ID) return undefined;
+  return sql`jobs.job_group_id IN (SELECT job_group_id FROM job_group_self_and_ancestors
+                                    WHERE batch_id = ${batchId} AND ancestor_id = ${jobGroupId})`;
 }
 
 /** Of `jobIds` (a batch workflow's open jobs), those flagged for cancellation and not yet complete. */
