@@ -50,7 +50,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   user.route('/', batchRoutes(1));
   user.route('/', updateRoutes());
   user.route('/', jobRoutes(1));
-  user.route('/', jobGroupRoutes());
+  user.route('/', jobGroupRoutes(1));
   user.route('/', userRoutes());
   user.route('/', billingProjectRoutes());
   user.route('/', resourceRoutes());
@@ -63,6 +63,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   v2.use('*', requireUser);
   v2.route('/', batchRoutes(2));
   v2.route('/', jobRoutes(2));
+  v2.route('/', jobGroupRoutes(2));
   app.route('/api/v2alpha', v2);
 
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));

@@ -16,10 +16,11 @@ import type { BatchRow } from '../../db/queries/batches';
 
 const PAGE = 50;
 
-export function jobGroupRoutes() {
+export function jobGroupRoutes(version: 1 | 2) {
   const r = new Hono<AppEnv>();
 
-  r.post('/batches/:batch_id/updates/:update_id/job-groups/create', async (c) => {
+  // Groups are created through v1 only, as Hail's client does; both versions read and cancel.
+  if (version === 1) r.post('/batches/:batch_id/updates/:update_id/job-groups/create', async (c) => {
     const s = c.var.services;
     const batch = await ownBatch(s, c.var.caller, intParam(c, 'batch_id'));
     const updateId = intParam(c, 'update_id');
