@@ -38,6 +38,11 @@ export function createBatchActivities(deps: ActivityDeps) {
       return { stop: await flaggedOpenJobs(db, input.batchId, input.openJobIds) };
     },
 
+    /** Of the workflow's open jobs, those a group cancellation flagged (cancel_after_n_failures too). */
+    async flaggedOpenJobs(input: { batchId: number; openJobIds: number[] }): Promise<{ stop: number[] }> {
+      return { stop: await flaggedOpenJobs(db, input.batchId, input.openJobIds) };
+    },
+
     /**
      * Deletes the closed runs of a batch's workflow that show a final BatchState, other than
      * `runId`: a later update started a new phase, so what they show is no longer true, and a

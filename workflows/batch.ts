@@ -69,6 +69,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   let wokenAt = input.wokenAt ?? Date.now();
   let cancelRequested = false;
   const cancelGroups = new Set<number>(input.cancelGroups ?? []);
+  let seenCancelledGroups = input.seenCancelledGroups ?? 0;
   let dirty = true;
 
   setHandler(jobDoneSignal, (jobId: number) => {
@@ -140,6 +141,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       cancelled = true;
       await cancelChildren(open);
     }
+    if (claim.cancelledGroups > seenCancelledGroups) {
+      // A group was cancelled in the database (its cancel_after_n_failures was reached, or the
+      // API cancelled it): its running jobs are stopped by their job workflows.
+      seenCancelledGroups = claim.cancelledGroups;
+      if (!cancelled && open.size > 0) {
+        const { stop } = await acts.flaggedOpenJobs({ batchId: input.batchId, openJobIds: [...open] });
+        await cancelChildren(stop);
+      }
+    }
     if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running', claim.laterUpdate);
     if (claim.jobIds.length > 0) {
       // Open before started: a quick child may report jobDone before its siblings have started.
@@ -182,6 +192,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
         claimSeq,
         cancelled,
         cancelGroups: [...cancelGroups],
+        seenCancelledGroups,
         wokenAt,
         ...(shown !== null ? { shownState: shown } : {}),
       });

@@ -57,6 +57,8 @@ export type BatchWorkflowInput = {
   cancelled?: boolean;
   /** Job groups whose cancellation was asked for and not yet carried out. */
   cancelGroups?: number[];
+  /** Cancelled job groups the run has acted on (their open jobs told to stop). */
+  seenCancelledGroups?: number;
   /** The BatchState the run has shown, once it has seen committed work. */
   shownState?: string;
   /** Workflow time of the last wake-up, for the grace given to a commit on its way. */

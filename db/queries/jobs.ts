@@ -189,6 +189,8 @@ export type ClaimResult = {
   running: boolean;
   commitPending: boolean;
   laterUpdate: boolean;
+  /** How many of the batch's job groups are cancelled: a rise means open jobs may have to stop. */
+  cancelledGroups: number;
 };
 
 /**
@@ -212,14 +214,19 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
     const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false };
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false, cancelledGroups: 0 };
     const [updates] = await rawRows<{ committed: number; pending: boolean }>(
       tx,
       sql`SELECT count(*) FILTER (WHERE committed)::int AS committed, COALESCE(bool_or(NOT committed), false) AS pending
             FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0`,
     );
+    const [groups] = await rawRows<{ n: number }>(
+      tx,
+      sql`SELECT count(*)::int AS n FROM job_groups WHERE batch_id = ${batchId} AND cancelled`,
+    );
     return {
       jobIds: ids,
+      cancelledGroups: groups?.n ?? 0,
       complete: b.storedState === 'complete',
       cancelled: b.cancelled || b.deleted,
       state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),

@@ -139,4 +139,25 @@ describe('job groups over HTTP', () => {
     expect(refused.body.error.message).toBe('Cannot submit new jobs or job groups to a cancelled job group');
     expect(refused.body.error.field).toBe('bunch[0].absolute_job_group_id');
   });
+
+  it("a group's cancel_after_n_failures stops its running jobs at once, and leaves other groups alone", async () => {
+    const created = await ok(`${v1}/batches/create-fast`, 'POST', {
+      batch: { billing_project: s.billingProject, n_jobs: 3, n_job_groups: 2, token: token() },
+      job_groups: [{ job_group_id: 1, cancel_after_n_failures: 1 }, { job_group_id: 2 }],
+      bunch: [
+        job(1, ['sleep', '300'], { in_update_job_group_id: 1 }),
+        job(2, ['sh', '-c', 'sleep 2; exit 1'], { in_update_job_group_id: 1 }),
+        job(3, ['sleep', '4'], { in_update_job_group_id: 2 }),
+      ],
+    });
+    const id = created.id as number;
+    const started = Date.now();
+    const batch = await waitForBatch(s, id, 60_000);
+    // Far sooner than a job workflow's 60 s look: the batch workflow told the sleeper to stop.
+    expect(Date.now() - started).toBeLessThan(50_000);
+    expect(batch).toMatchObject({ n_failed: 1, n_cancelled: 1, n_succeeded: 1 });
+    expect((await ok(`${v1}/batches/${id}/jobs/1`)).state).toBe('Cancelled');
+    expect(await group(id, 1)).toMatchObject({ state: 'failure', n_failed: 1, n_cancelled: 1 });
+    expect(await group(id, 2)).toMatchObject({ state: 'success' });
+  });
 });
