@@ -5,6 +5,7 @@ import { createJobActivities } from './job';
 import { createSchedulerActivities } from './scheduler';
 import { createBillingActivities } from './billing';
 import { createAutoscalerActivities } from './autoscaler';
+import { createCallbackActivities } from './callbacks';
 import { createLocalDriver } from './cloud/local';
 
 /** The cloud the autoscaler owns VMs in, and where those VMs report. */
@@ -19,6 +20,8 @@ export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
     ...createSchedulerActivities(deps),
     ...createBillingActivities(deps),
     ...createAutoscalerActivities(deps, c.driver, c.apiUrl),
+    // Callbacks never go to the API itself, at whichever address it is known.
+    ...createCallbackActivities(deps, [...new Set([c.apiUrl, deps.config.api.url])]),
   };
 }
 

@@ -14,9 +14,12 @@ import { connectWorker, workerTuning, workflowsPath } from '../temporal.config';
 import {
   autoscalerWorkflowId,
   billingLimitsWorkflowId,
+  callbacksPokeSignal,
+  callbacksWorkflowId,
   schedulerWorkflowId,
   type AutoscalerWorkflowInput,
   type BillingLimitsWorkflowInput,
+  type CallbacksWorkflowInput,
   type SchedulerWorkflowInput,
 } from '../workflows/definitions';
 import { seedResources } from '../db/queries/resources';
@@ -47,6 +50,20 @@ export async function ensureScheduler(client: Client, config: Config): Promise<v
 export async function ensureBillingLimits(client: Client, config: Config): Promise<void> {
   const input: BillingLimitsWorkflowInput = { intervalMs: config.driver.billingLimitsIntervalMs };
   await ensureRunning(client, config, 'billingLimitsWorkflow', billingLimitsWorkflowId(config.temporal.taskQueue), input);
+}
+
+/**
+ * The callback deliverer, started if need be and poked either way: callbacks a killed driver
+ * left due go out as soon as a driver is back, not after the loop's next interval.
+ */
+export async function ensureCallbacks(client: Client, config: Config): Promise<void> {
+  const input: CallbacksWorkflowInput = { intervalMs: config.driver.callbacks.intervalMs };
+  await client.workflow.signalWithStart('callbacksWorkflow', {
+    workflowId: callbacksWorkflowId(config.temporal.taskQueue),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    signal: callbacksPokeSignal,
+  });
 }
 
 /** The autoscaler owns the VMs. */
@@ -92,6 +109,7 @@ export async function startDriver(deps: {
   const running = worker.run();
   await ensureScheduler(client, config);
   await ensureBillingLimits(client, config);
+  await ensureCallbacks(client, config);
   await ensureAutoscaler(client, config);
   log.info('driver started', { taskQueue: config.temporal.taskQueue });
 

@@ -35,6 +35,12 @@ const EnvSchema = z.object({
   HB_AUTOSCALER_LOOP_MS: positiveInt.optional(),
   /** The driver calls an active instance it has not heard from for this long (Hail: 60 s). */
   HB_INSTANCE_UNHEARD_MS: positiveInt.default(60_000),
+  /** How often the driver looks for batch callbacks due to be sent (it also looks at start). */
+  HB_CALLBACK_INTERVAL_MS: positiveInt.default(1000),
+  /** A callback POST that has not answered in this long failed (Hail: 5 s). */
+  HB_CALLBACK_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
+  /** Tries per callback, the first included, before it is given up (1 s doubling to 5 min between them). */
+  HB_CALLBACK_MAX_ATTEMPTS: positiveInt.max(1000).default(20),
 
   /**
    * Initial pool sizes, seeded into the pools table on first start: `pool:min[-max]`, e.g.
@@ -150,6 +156,11 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       billingLimitsIntervalMs: e.HB_BILLING_LIMITS_INTERVAL_MS,
       autoscalerLoopMs: e.HB_AUTOSCALER_LOOP_MS,
       instanceUnheardMs: e.HB_INSTANCE_UNHEARD_MS,
+      callbacks: {
+        intervalMs: e.HB_CALLBACK_INTERVAL_MS,
+        timeoutMs: e.HB_CALLBACK_TIMEOUT_MS,
+        maxAttempts: e.HB_CALLBACK_MAX_ATTEMPTS,
+      },
     },
     localPool: {
       pools: e.HB_LOCAL_POOLS.split(',').map((entry) => {

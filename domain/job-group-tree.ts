@@ -6,7 +6,9 @@
 import { deriveBatchState, type BatchState, type BatchStoredState } from './states';
 import type { JobGroupSpec } from './spec-job-group';
 
-export const ROOT_JOB_GROUP_ID = 0;
+import { ROOT_JOB_GROUP_ID } from './callbacks';
+
+export { ROOT_JOB_GROUP_ID };
 export const MAX_JOB_GROUPS_DEPTH = 2;
 
 export const NESTING_EXCEEDED = `job group exceeded the maximum level of nesting (${MAX_JOB_GROUPS_DEPTH})`;

@@ -20,3 +20,8 @@ export function logKey(a: AttemptRef & { container: string }): string {
 export function statusKey(a: AttemptRef): string {
   return `${attemptPrefix(a)}/status.json`;
 }
+
+/** Hail's per-container resource usage file (see domain/resource-usage.ts), beside the log. */
+export function resourceUsageKey(a: AttemptRef & { container: string }): string {
+  return `${attemptPrefix(a)}/${a.container}/resource_usage`;
+}

@@ -19,6 +19,7 @@ import { ProcessExecutor } from './executors/process';
 import { createLogger, type Logger } from './logger';
 import { sleep } from './retry';
 import { createAgentApp } from './server';
+import { removeLeftoverMounts, ScratchVolumes } from './scratch-volume';
 import type { Owner } from './storage-access';
 
 export type RunningAgent = {
@@ -49,6 +50,11 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
   const owner = process.getuid?.() === 0 ? config.storage.owner : null;
   const executor = overrides.executor ?? createExecutor(config, owner);
   await executor.prepare();
+  // Before the orphans go: Docker cannot delete a layer directory that a volume is bound over.
+  const leftovers = await removeLeftoverMounts(settings.scratchDir);
+  if (leftovers > 0) log.warn('unmounted scratch volumes left by an earlier run', { count: leftovers });
+  const volumes = executor.kind === 'docker' ? await ScratchVolumes.detect() : null;
+  if (executor.kind === 'docker' && volumes === null) log.warn('storage quotas are not enforced: scratch volumes need root, mount and mkfs.ext4');
   const orphans = await executor.removeOrphans(name);
   if (orphans > 0) log.warn('removed containers left by an earlier run', { count: orphans });
   // Scratch files of an earlier run belong to attempts nobody will report any more.
@@ -67,6 +73,7 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
     storage: { rootsFor: config.storage.rootsFor, defaultBase: config.storage.defaultBase, owner },
     client,
     log,
+    volumes,
   });
 
   let stopping = false;

@@ -7,6 +7,7 @@ import type { ContainerName } from '../domain/job-spec';
 import type { JobCreateRequest } from './create-request';
 import type { AttemptKey } from './driver-client';
 import type { AttemptLabels } from './executors/executor';
+import type { ScratchVolume } from './scratch-volume';
 import type { AttemptState, ContainerStatus, Resource, StatusDocument } from './status';
 
 export function attemptKey(batchId: number, jobId: number, attemptId: string): string {
@@ -22,7 +23,12 @@ export class Attempt {
   readonly jobKey: string;
   readonly labels: AttemptLabels;
   readonly dir: string;
+  /** Where the scratch volume (when the quota is enforced) is mounted; /io is inside it. */
+  readonly volumeDir: string;
+  readonly volumeImage: string;
   readonly ioDir: string;
+  /** The mounted scratch volume, if this attempt has one. */
+  volume: ScratchVolume | null = null;
   readonly jobGroupId: number;
   readonly resources: Resource[];
   /** Aborted by DELETE or agent shutdown: running containers are killed, nothing is reported. */
@@ -54,7 +60,9 @@ export class Attempt {
     this.jobKey = jobKey(batch_id, job_id);
     this.labels = { instance, batchId: batch_id, jobId: job_id, attemptId: attempt_id };
     this.dir = path.join(scratchDir, `${batch_id}-${job_id}-${attempt_id}`);
-    this.ioDir = path.join(this.dir, 'io');
+    this.volumeDir = path.join(this.dir, 'volume');
+    this.volumeImage = path.join(this.dir, 'volume.img');
+    this.ioDir = path.join(this.volumeDir, 'io');
     this.jobGroupId = request.job_group_id ?? request.job_spec.job_group_id ?? 0;
     const r = request.job_spec.resources;
     this.resources = [
@@ -76,6 +84,11 @@ export class Attempt {
   /** Hail keeps each container's log in its own directory of the scratch area. */
   logPath(container: ContainerName): string {
     return path.join(this.dir, container, 'container.log');
+  }
+
+  /** Hail's resource usage file of each container, beside its log. */
+  usagePath(container: ContainerName): string {
+    return path.join(this.dir, container, 'resource_usage');
   }
 
   containersStopped(): void {

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ContainerName } from '../domain/job-spec';
-import { logKey } from '../storage/keys';
+import { resourceUsageHeader } from '../domain/resource-usage';
+import { logKey, resourceUsageKey } from '../storage/keys';
 import { Attempt, attemptKey, jobKey } from './attempt';
 import type { JobCreateRequest } from './create-request';
 import type { AttemptKey } from './driver-client';
@@ -72,6 +73,19 @@ export class Attempts {
       // Uploaded and cleaned up between the check and the read.
       return (await fromStore()) ?? Buffer.alloc(0);
     }
+  }
+
+  /**
+   * Each container's resource usage file so far (Hail's binary format), from the scratch
+   * file while it exists, else from the store; a container with none yet gets the header.
+   */
+  async readResourceUsage(a: Attempt): Promise<Partial<Record<ContainerName, Buffer>>> {
+    const usage: Partial<Record<ContainerName, Buffer>> = {};
+    for (const container of Object.keys(a.containers) as ContainerName[]) {
+      const fromStore = async () => (await this.opts.store.get(resourceUsageKey({ ...a.labels, container }))) ?? resourceUsageHeader();
+      usage[container] = a.uploaded ? await fromStore() : await readFile(a.usagePath(container)).catch(fromStore);
+    }
+    return usage;
   }
 
   private retire(a: Attempt): void {

@@ -5,7 +5,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerName } from '../domain/job-spec';
-import { logKey, statusKey } from '../storage/keys';
+import { resourceUsageHeader } from '../domain/resource-usage';
+import { logKey, resourceUsageKey, statusKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
 import type { Attempt } from './attempt';
 import type { CpuSemaphore } from './cpu-semaphore';
@@ -14,6 +15,8 @@ import type { ContainerResult, ContainerTask, Executor } from './executors/execu
 import type { Logger } from './logger';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from './status';
 import { allowTransfers, type Owner } from './storage-access';
+import type { ScratchVolumes } from './scratch-volume';
+import { storageQuotaBytes } from './storage-quota';
 import { planTransfers } from './transfers';
 
 /** What the agent knows of storage: the config's roots per billing project, and the owner. */
@@ -30,6 +33,8 @@ export type RunnerDeps = {
   store: ObjectStore;
   client: DriverClient;
   log: Logger;
+  /** Makes the per-attempt volumes that enforce storage quotas; null where they cannot be made. */
+  volumes: ScratchVolumes | null;
 };
 
 export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
@@ -44,12 +49,15 @@ export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
   let killed = false;
   try {
     a.startTime = Date.now();
+    const quota = storageQuotaBytes(a.request.job_spec.resources);
+    if (deps.volumes !== null && quota > 0) a.volume = await deps.volumes.provision(a.volumeImage, a.volumeDir, quota);
     await runContainers(a, deps);
   } catch (err) {
     infrastructureError(a, err);
   } finally {
     // A kill that arrives after the last container ended changes nothing: report the outcome.
     killed = a.abort.signal.aborted;
+    await a.volume?.release().catch((err: unknown) => deps.log.error('releasing scratch volume failed', { attempt: a.key, error: String(err) }));
     release();
     a.containersStopped();
   }
@@ -103,6 +111,7 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   const logPath = a.logPath(name);
   await mkdir(path.dirname(logPath), { recursive: true });
   await writeFile(logPath, '');
+  await writeFile(a.usagePath(name), resourceUsageHeader());
 
   const task = await buildTask(a, name, logPath, deps.storage, (state, timing) => {
     status.state = state;
@@ -137,7 +146,7 @@ async function buildTask(
   onProgress: ContainerTask['onProgress'],
 ): Promise<ContainerTask | { refused: string }> {
   const spec = a.request.job_spec;
-  const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, signal: a.abort.signal, onProgress };
+  const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, usagePath: a.usagePath(name), signal: a.abort.signal, onProgress };
   if (name === 'main') {
     return {
       ...base,
@@ -148,6 +157,7 @@ async function buildTask(
       coresMcpu: spec.resources.cores_mcpu,
       memoryBytes: spec.resources.memory_bytes,
       timeoutMs: spec.timeout === null ? null : spec.timeout * 1000,
+      writableLayerDir: a.volume?.writableLayerDir ?? null,
     };
   }
   const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);
@@ -192,6 +202,8 @@ async function upload(a: Attempt, deps: RunnerDeps): Promise<void> {
   for (const name of Object.keys(a.containers) as ContainerName[]) {
     const log = await readFile(a.logPath(name)).catch(() => Buffer.alloc(0));
     await deps.store.put(logKey({ ...a.labels, container: name }), log);
+    const usage = await readFile(a.usagePath(name)).catch(() => resourceUsageHeader());
+    await deps.store.put(resourceUsageKey({ ...a.labels, container: name }), usage);
   }
   await deps.store.put(statusKey(a.labels), JSON.stringify(a.statusDocument()));
   a.uploaded = true;

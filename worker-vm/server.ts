@@ -59,6 +59,16 @@ export function createAgentApp(deps: AgentAppDeps): Hono {
     return c.body(new Uint8Array(log), 200, { 'content-type': 'application/octet-stream' });
   });
 
+  // Hail's shape: {container: base64 of its resource usage file}; the API decodes it.
+  app.get('/api/v1alpha/batches/:batch_id/jobs/:job_id/resource_usage', async (c) => {
+    const ids = jobIds(c.req.param('batch_id'), c.req.param('job_id'));
+    if (!ids) return c.json({ error: 'bad batch or job id' }, 400);
+    const attempt = attempts.find(ids.batchId, ids.jobId);
+    if (!attempt) return c.json({ error: 'not found' }, 404);
+    const usage = await attempts.readResourceUsage(attempt);
+    return c.json(Object.fromEntries(Object.entries(usage).map(([name, bytes]) => [name, bytes.toString('base64')])));
+  });
+
   app.get('/api/v1alpha/batches/:batch_id/jobs/:job_id/status', (c) => {
     const ids = jobIds(c.req.param('batch_id'), c.req.param('job_id'));
     if (!ids) return c.json({ error: 'bad batch or job id' }, 400);

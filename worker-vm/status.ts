@@ -65,12 +65,18 @@ export function attemptOutcome(statuses: ContainerStatus[]): AttemptOutcome {
   return 'succeeded';
 }
 
-/** Hail's job exit code: the first non-zero code across input, main and output, else main's. */
+/**
+ * Hail's job exit code (its client's Job.exit_code): input, main, output in order, the first
+ * non-zero code wins; a container with an error (a timeout, a missing image) has no exit code,
+ * and one without a code makes the whole answer null.
+ */
 export function attemptExitCode(statuses: Partial<Record<ContainerName, ContainerStatus>>): number | null {
-  const ordered = [statuses.input, statuses.main, statuses.output];
+  const ordered = [statuses.input, statuses.main, statuses.output].filter((s) => s !== undefined);
+  if (ordered.length === 0) return null;
   for (const s of ordered) {
-    const code = s?.container_status.exit_code;
-    if (code !== undefined && code !== null && code !== 0) return code;
+    const code = s.error !== undefined ? null : s.container_status.exit_code;
+    if (code === null) return null;
+    if (code > 0) return code;
   }
-  return statuses.main?.container_status.exit_code ?? null;
+  return 0;
 }

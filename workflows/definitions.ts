@@ -74,3 +74,9 @@ export const autoscalerWorkflowId = (taskQueue: string): string => `autoscaler-$
 /** Something changed about instances (e.g. a preemption was requested): run a loop now. */
 export const autoscalerPokeSignal = defineSignal('poke');
 export type AutoscalerWorkflowInput = { loops?: number };
+
+/** One callback deliverer per task queue, like the scheduler. */
+export const callbacksWorkflowId = (taskQueue: string): string => `callbacks-${taskQueue}`;
+/** Look for due callbacks now (sent by the driver when it starts). */
+export const callbacksPokeSignal = defineSignal('poke');
+export type CallbacksWorkflowInput = { intervalMs: number };

@@ -3,3 +3,4 @@ export { jobWorkflow } from './job';
 export { schedulerWorkflow } from './scheduler';
 export { billingLimitsWorkflow } from './billing-limits';
 export { autoscalerWorkflow } from './autoscaler';
+export { callbacksWorkflow } from './callbacks';

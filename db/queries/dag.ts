@@ -8,6 +8,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import { batches, batchUpdates } from '../schema';
 import { rawRows, type Tx } from '../client';
 import { intArray } from './sql-util';
+import { enqueueCallback } from './callbacks';
+import { enqueueJobGroupCallbacks } from './job-group-callbacks';
+import { ROOT_JOB_GROUP_ID } from '../../domain/callbacks';
 import type { CompleteJobState } from '../../domain/states';
 
 type ChildRow = { job_id: number; n_pending_parents: number; cancelled: boolean; always_run: boolean; state: string; update_id: number };
@@ -175,15 +178,18 @@ async function rollUpToGroups(tx: Tx, batchId: number, jobIds: readonly number[]
   };
 }
 
-/** Applies completion counters; marks the batch complete when every committed job is. */
+/**
+ * Applies completion counters; marks the batch complete when every committed job is, and
+ * records its callback (if any) in the same transaction.
+ */
 export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, now: number): Promise<boolean> {
   // Groups first: a group past its cancel_after_n_failures is cancelled here, and what that
   // cancels is counted in the same transaction, on the groups and on the batch.
   let pending = delta.jobIds;
   while (pending.length > 0) {
     const { completed, overFailed } = await rollUpToGroups(tx, batchId, pending, now);
-    // TODO(callbacks): enqueueCallback(tx, { batchId, jobGroupId }) for each of `completed`.
-    void completed;
+    // A group's completion and its callback commit together, as the batch's do.
+    await enqueueJobGroupCallbacks(tx, batchId, completed, now);
     const more = emptyDelta();
     await cancelGroupSubtrees(tx, batchId, overFailed, now, more);
     delta.completed += more.completed;
@@ -206,6 +212,8 @@ export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, no
   if (row.nCompleted >= row.nJobs) {
     if (row.stored !== 'complete') {
       await tx.update(batches).set({ storedState: 'complete', timeCompleted: now }).where(eq(batches.id, batchId));
+      // The completion and its callback commit together: no crash can keep one without the other.
+      await enqueueCallback(tx, { batchId, jobGroupId: ROOT_JOB_GROUP_ID, now });
     }
     return true;
   }

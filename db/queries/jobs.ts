@@ -6,6 +6,7 @@ import { lockBatch } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
 import { checkEarlierGroups, commitJobGroups } from './job-groups';
+import { enqueueJobGroupCallbacks } from './job-group-callbacks';
 import type { JobSpec } from '../../domain/job-spec';
 import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
 
@@ -111,10 +112,8 @@ export async function commitUpdate(db: Db, batchId: number, updateId: number, no
     if (actual !== update.nJobs) {
       throw new DbError('invalid', `wrong number of jobs: expected ${update.nJobs}, actual ${actual}`, 'n_jobs');
     }
-    const completeGroups = await commitJobGroups(tx, batchId, update, now);
-    // TODO(callbacks): enqueueCallback(tx, { batchId, jobGroupId }) for each of `completeGroups`
-    // (groups committed without jobs are complete at once).
-    void completeGroups;
+    // Groups committed without jobs are complete at once, and call back at once.
+    await enqueueJobGroupCallbacks(tx, batchId, await commitJobGroups(tx, batchId, update, now), now);
     await tx
       .update(batchUpdates)
       .set({ committed: true, timeCommitted: now })

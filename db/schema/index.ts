@@ -6,3 +6,4 @@ export * from './instances';
 export * from './pools';
 export * from './resources';
 export * from './job-groups';
+export * from './callbacks';

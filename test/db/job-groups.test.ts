@@ -12,6 +12,7 @@ import { parseJobGroups } from '../../domain/spec-job-group';
 import { ensureBillingProject } from '../../db/queries/users';
 import { definePools } from '../../domain/pools';
 import { deriveJobGroupState } from '../../domain/job-group-tree';
+import { listCallbacks } from '../../db/queries/callbacks';
 
 const database = useTestDatabase('db_job_groups', async (db) => {
   await ensureBillingProject(db, 'p');
@@ -164,5 +165,23 @@ describe('job groups in the database', () => {
     await commitUpdate(database.db, b, u.updateId, 2);
     expect((await group(b, 1)).nJobs).toBe(1);
     expect((await group(b, 2)).parentId).toBe(1);
+  });
+
+  it("records a group's callback in the transaction that completes it, with the group's JSON", async () => {
+    const b = await newBatch();
+    await update(
+      b,
+      [{ job_group_id: 1, callback: 'https://example.test/g1' }, { job_group_id: 2, callback: 'https://example.test/empty' }],
+      [{ in_update_job_group_id: 1 }],
+    );
+    // The empty group is complete at commit and calls back at once; group 1 only when its job ends.
+    expect((await listCallbacks(database.db, b)).map((c) => c.jobGroupId)).toEqual([2]);
+    await finishJob(database.db, b, 1, 'Success', { now: 7 });
+    const rows = await listCallbacks(database.db, b);
+    const g1 = rows.find((c) => c.jobGroupId === 1);
+    expect(g1?.url).toBe('https://example.test/g1');
+    expect(g1?.body).toMatchObject({ batch_id: b, job_group_id: 1, state: 'success', complete: true, n_jobs: 1, n_succeeded: 1 });
+    await finishJob(database.db, b, 1, 'Success', { now: 8 });
+    expect((await listCallbacks(database.db, b)).filter((c) => c.jobGroupId === 1)).toHaveLength(1);
   });
 });

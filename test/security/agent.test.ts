@@ -28,9 +28,9 @@ describe('a docker agent and hostile jobs', () => {
   afterAll(() => stopTestAgent(t));
 
   it.each([
-    ['../../etc/passwd', /^image cannot be pulled$/],
-    ['a b', /^image cannot be pulled$/],
-    ['UPPER/Case', /^image cannot be pulled$/],
+    ['../../etc/passwd', /^image repository is invalid$/],
+    ['a b', /^image repository is invalid$/],
+    ['UPPER/Case', /^image repository is invalid$/],
     ['no-such-image-anywhere:1.0', /^image (not found|cannot be pulled)$/],
   ])('image %j ends in Error with a short error, and the agent runs the next job', async (image, shortError) => {
     const body = createRequest(jobSpec({ image, command: ['true'] }));

@@ -20,7 +20,7 @@ import { createLogger } from '../../cli/logger';
 import { createTestDatabase, type TestDatabase } from './db-url';
 import { testTemporal, uniqueTaskQueue } from './temporal';
 import { waitFor } from './service';
-import { billingLimitsWorkflowId } from '../../workflows/definitions';
+import { billingLimitsWorkflowId, callbacksWorkflowId } from '../../workflows/definitions';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -128,11 +128,13 @@ export async function startProcessService(opts: {
           await new Promise((r) => p.once('exit', r));
         }
       }
-      // The enforcer loops forever; end it so it does not outlive the test's task queue.
-      await temporal.client.workflow
-        .getHandle(billingLimitsWorkflowId(config.temporal.taskQueue))
-        .terminate('test finished')
-        .catch(() => undefined);
+      // The enforcer and the callback deliverer loop forever; end them so they do not outlive the test's task queue.
+      for (const id of [billingLimitsWorkflowId, callbacksWorkflowId]) {
+        await temporal.client.workflow
+          .getHandle(id(config.temporal.taskQueue))
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
       // Agents outlive the driver by design (they are the "VMs"): delete them as the cloud would.
       await createInstanceLifecycle({ db: database.db, config, log: createLogger('error') }, createLocalDriver(config), url).deleteAll('test finished');
       await database.close();

@@ -16,7 +16,7 @@ const sh = (script: string) => ['/bin/sh', '-c', script];
 executorConformance('docker', {
   before: ensureDocker,
   more: (agent) => {
-    it('reports a missing image as an error, quickly', async () => {
+    it('reports an image found neither locally nor in a reachable registry as not found, quickly', async () => {
       const t = agent();
       const body = createRequest(jobSpec({ image: 'no-such-image-anywhere:1.0', command: ['true'] }));
       const t0 = Date.now();
@@ -24,7 +24,8 @@ executorConformance('docker', {
       const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(done.status).toMatchObject({ state: 'error', exit_code: null });
-      expect(done.status.status.container_statuses.main).toMatchObject({ state: 'error', short_error: 'image cannot be pulled' });
+      expect(done.status.status.container_statuses.main).toMatchObject({ state: 'error', short_error: 'image not found' });
+      expect(done.status.status.container_statuses.main.error).toMatch(/^ImageNotFound: /);
       expect(done.marked_job_started).toBe(false);
     });
 

@@ -10,17 +10,18 @@ executorConformance('process', {
       expect(await createJob(t, body)).toBe(200);
       await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
       const [ioDir, cwd] = (await getLog(t, body.batch_id, 1, 'main')).text.trim().split('\n');
-      expect(ioDir).toMatch(new RegExp(`/${body.batch_id}-1-${body.attempt_id}/io$`));
+      expect(ioDir).toMatch(new RegExp(`/${body.batch_id}-1-${body.attempt_id}/volume/io$`));
       expect(cwd).toBe(ioDir);
     });
 
-    it('reports a command that cannot start as an error', async () => {
+    it('fails a command that is not executable with exit code 126, as a shell would', async () => {
       const t = agent();
-      const body = createRequest(jobSpec({ command: ['/no/such/program'] }));
+      const body = createRequest(jobSpec({ command: ['/etc/passwd'] }));
       expect(await createJob(t, body)).toBe(200);
       const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
-      expect(done.status.state).toBe('error');
-      expect(done.status.status.container_statuses.main.error).toMatch(/ENOENT/);
+      expect(done.status).toMatchObject({ state: 'failed', exit_code: 126 });
+      expect(done.status.status.container_statuses.main.error).toBeUndefined();
+      expect((await getLog(t, body.batch_id, 1, 'main')).text).toContain('permission denied');
     });
   },
 });

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logKey, statusKey } from '../../storage/keys';
+import { decodeResourceUsage } from '../../domain/resource-usage';
+import { logKey, resourceUsageKey, statusKey } from '../../storage/keys';
 import { LocalDirObjectStore } from '../../storage/object-store';
 import { createJob, createRequest, getLog, jobSpec, pollUntil, post, sleep, startTestAgent, stopTestAgent, type TestAgent } from './helpers';
 
@@ -132,6 +133,43 @@ export function executorConformance(
       expect(Date.now() - t0).toBeLessThan(15_000);
       expect(done.status.state).toBe('error');
       expect(done.status.status.container_statuses.main).toMatchObject({ state: 'error', short_error: 'timed out' });
+      // Hail's clients match the exception's name, and an errored container has no exit code.
+      expect(done.status.status.container_statuses.main.error).toContain('ContainerTimeoutError');
+      expect(done.status.exit_code).toBeNull();
+    });
+
+    it('fails a command that cannot be executed with exit code 127, as a shell would', async () => {
+      const body = createRequest(jobSpec({ command: ['sleep 5'] }));
+      expect(await createJob(t, body)).toBe(200);
+      const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      expect(done.status).toMatchObject({ state: 'failed', exit_code: 127 });
+      const main = done.status.status.container_statuses.main;
+      expect(main).toMatchObject({ state: 'failed', container_status: { exit_code: 127, out_of_memory: false } });
+      expect(main.error).toBeUndefined();
+      expect((await getLog(t, body.batch_id, 1, 'main')).text).toMatch(/sleep 5.*(executable file not found|no such file)/);
+    });
+
+    it('samples CPU and memory of main into Hail resource usage files, live and stored', async () => {
+      // About a second of busy shell arithmetic, then a pause so a live read sees samples.
+      const body = createRequest(jobSpec({ command: sh('i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 1') }));
+      expect(await createJob(t, body)).toBe(200);
+      const url = `${t.agent.url}/api/v1alpha/batches/${body.batch_id}/jobs/1/resource_usage`;
+      const live = await pollUntil(async () => {
+        const got = (await (await fetch(url)).json()) as Record<string, string>;
+        const samples = got.main === undefined ? null : decodeResourceUsage(Buffer.from(got.main, 'base64'));
+        return samples !== null && samples.length >= 2 ? samples : undefined;
+      });
+      expect(live[0]!.memory_in_bytes).toBeGreaterThan(0);
+      await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+      const stored = decodeResourceUsage((await store().get(resourceUsageKey({ ...ref(body), container: 'main' })))!);
+      expect(stored!.length).toBeGreaterThan(live.length - 1);
+      // The busy loop kept its quarter core (the cores limit) busy; time stamps are wall-clock ms.
+      expect(Math.max(...stored!.map((s) => s.cpu_usage))).toBeGreaterThan(0.15);
+      expect(stored!.every((s) => Math.abs(s.time_msecs - Date.now()) < 60_000)).toBe(true);
+      const after = (await (await fetch(url)).json()) as Record<string, string>;
+      expect(Object.keys(after)).toEqual(['main']);
+      expect(decodeResourceUsage(Buffer.from(after.main!, 'base64'))).toEqual(stored);
+      expect((await fetch(`${t.agent.url}/api/v1alpha/batches/999999/jobs/1/resource_usage`)).status).toBe(404);
     });
 
     it('answers 403 to a resent create, 400 to a malformed one', async () => {

@@ -4,12 +4,17 @@
  * and removed.
  */
 import { createWriteStream } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { isImageReference } from '../../domain/image-ref';
 import { setLongTimeout } from '../long-timer';
 import { finishSpan, startSpan, type Timing } from '../status';
 import { handOver, type Owner } from '../storage-access';
+import { bindWritableLayer } from '../scratch-volume';
+import { cgroupFilesOf, cgroupProbe, treeBytes } from '../usage-probes';
+import { startUsageMonitor, type UsageMonitor } from '../usage-monitor';
 import { copierScript } from './copier-script';
+import { commandNotExecutable, pullFailure, timeoutError } from './errors';
 import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
 
 export const LABEL_INSTANCE = 'hail-batch.instance';
@@ -59,7 +64,13 @@ export class DockerExecutor implements Executor {
 
     const image = task.kind === 'command' ? task.image : this.options.copierImage;
     if (!isImageReference(image)) {
-      return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `invalid image reference ${JSON.stringify(image)}`, shortError: 'image cannot be pulled' });
+      return ended({
+        state: 'error',
+        exitCode: null,
+        outOfMemory: false,
+        error: `InvalidImageRepository: invalid image reference ${JSON.stringify(image)}`,
+        shortError: 'image repository is invalid',
+      });
     }
     if (task.kind === 'copy') {
       try {
@@ -85,21 +96,38 @@ export class DockerExecutor implements Executor {
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `creating container: ${message(err)}` });
     }
     finishSpan(timing.creating);
+    let unbindLayer: (() => Promise<void>) | undefined;
     try {
       if (task.signal.aborted) return cancelled();
+      if (task.kind === 'command' && task.writableLayerDir !== null) {
+        unbindLayer = await this.placeWritableLayer(container, task.writableLayerDir);
+      }
       return await this.runCreated(container, task, timing);
     } catch (err) {
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: message(err) });
     } finally {
+      // The layer's bind must go before Docker deletes the layer directory under it.
+      if (unbindLayer) await container.kill().catch(() => undefined);
+      await unbindLayer?.();
       await container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
 
   private async runCreated(container: Docker.Container, task: ContainerTask, timing: Timing): Promise<ContainerResult> {
-    await container.start();
     timing.running = startSpan();
     task.onProgress('running', timing);
+    try {
+      await container.start();
+    } catch (err) {
+      finishSpan(timing.running);
+      const notExecutable = commandNotExecutable(message(err));
+      if (notExecutable === null) throw err;
+      // The job's own command is at fault, as when a shell cannot run it: Failed, not Error.
+      await appendFile(task.logPath, `${notExecutable.reason}\n`).catch(() => undefined);
+      return { timing, state: 'failed', exitCode: notExecutable.exitCode, outOfMemory: false };
+    }
     const logs = this.followLogs(container, task.logPath);
+    const monitor = await this.monitorUsage(container, task);
 
     let timedOut = false;
     const kill = () => void container.kill().catch(() => undefined);
@@ -119,7 +147,7 @@ export class DockerExecutor implements Executor {
       const exitCode = waited.StatusCode ?? null;
       const base = { timing, exitCode };
       if (task.signal.aborted) return { ...base, state: 'cancelled', outOfMemory: false };
-      if (timedOut) return { ...base, state: 'error', outOfMemory: false, error: `timed out after ${timeoutMs} ms`, shortError: 'timed out' };
+      if (timedOut) return { ...base, state: 'error', outOfMemory: false, ...timeoutError(timeoutMs ?? 0) };
       const info = await container.inspect().catch(() => null);
       const outOfMemory = exitCode === SIGKILL_EXIT_CODE || info?.State.OOMKilled === true;
       if (outOfMemory) return { ...base, state: 'failed', outOfMemory, shortError: 'out of memory' };
@@ -128,8 +156,34 @@ export class DockerExecutor implements Executor {
       cancelTimeout?.();
       task.signal.removeEventListener('abort', kill);
       finishSpan(timing.running);
+      await monitor.stop();
       await logs.drain();
     }
+  }
+
+  /** Puts the container's writable layer on the attempt's scratch volume, under its quota. */
+  private async placeWritableLayer(container: Docker.Container, onVolume: string): Promise<() => Promise<void>> {
+    const info = await container.inspect();
+    const upperDir = (info.GraphDriver.Data as { UpperDir?: string } | null)?.UpperDir;
+    if (info.GraphDriver.Name !== 'overlay2' || !upperDir) {
+      throw new Error(`storage driver ${info.GraphDriver.Name} is not overlay2: the root file system cannot be put under the storage quota`);
+    }
+    try {
+      return await bindWritableLayer(upperDir, onVolume);
+    } catch (err) {
+      throw new Error(`putting the writable layer on the scratch volume: ${message(err)}`);
+    }
+  }
+
+  /** Samples the container's cgroup and its writable layer; a header-only file if neither is found. */
+  private async monitorUsage(container: Docker.Container, task: ContainerTask): Promise<UsageMonitor> {
+    const info = await container.inspect().catch(() => null);
+    const pid = info?.State.Pid ?? 0;
+    const files = pid > 0 ? await cgroupFilesOf(pid) : null;
+    const gone = async () => null;
+    const rootfsDir = (info?.GraphDriver.Data as { UpperDir?: string } | undefined)?.UpperDir ?? null;
+    const probe = cgroupProbe(files ?? { cpu: gone, memory: gone }, { rootfsDir, ioBytes: () => treeBytes(task.ioDir) });
+    return startUsageMonitor(probe, task.usagePath);
   }
 
   private containerOptions(task: ContainerTask, image: string): Docker.ContainerCreateOptions {
@@ -219,9 +273,7 @@ export class DockerExecutor implements Executor {
       await pullDone(stream, signal);
       return null;
     } catch (err) {
-      const msg = message(err);
-      const notFound = /manifest unknown|not found|does not exist|repository .* not found/i.test(msg) && !/no such host/i.test(msg);
-      return { error: `pulling ${image}: ${msg}`, shortError: notFound ? 'image not found' : 'image cannot be pulled' };
+      return pullFailure(image, message(err));
     }
   }
 }

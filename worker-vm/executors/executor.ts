@@ -23,6 +23,8 @@ type TaskBase = {
   ioDir: string;
   /** Host file the container's stdout and stderr are appended to while it runs. */
   logPath: string;
+  /** Host file the container's resource usage samples are written to while it runs. */
+  usagePath: string;
   /** Aborted when the job is deleted or the agent stops: kill and report 'cancelled'. */
   signal: AbortSignal;
   /** Called as the container moves through pulling, creating and running. */
@@ -37,6 +39,8 @@ export type CommandTask = TaskBase & {
   coresMcpu: number;
   memoryBytes: number;
   timeoutMs: number | null;
+  /** A directory on the attempt's scratch volume for the container's writable layer, if any. */
+  writableLayerDir: string | null;
 };
 
 export type CopyTask = TaskBase & {

@@ -9,8 +9,11 @@ import { constants as osConstants } from 'node:os';
 import { appendFile, cp, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setLongTimeout } from '../long-timer';
+import { startUsageMonitor } from '../usage-monitor';
+import { processGroupProbe, treeBytes } from '../usage-probes';
 import { finishSpan, startSpan, type Timing } from '../status';
 import { handOver, type Owner } from '../storage-access';
+import { COMMAND_NOT_EXECUTABLE_EXIT_CODE, COMMAND_NOT_FOUND_EXIT_CODE, timeoutError } from './errors';
 import type { CommandTask, ContainerResult, ContainerTask, CopyTask, Executor } from './executor';
 
 // What a container sees when its image sets no PATH; the agent's own environment (with its
@@ -94,6 +97,7 @@ export class ProcessExecutor implements Executor {
       };
       task.signal.addEventListener('abort', kill);
       if (task.signal.aborted) kill();
+      const monitor = child.pid !== undefined ? await startUsageMonitor(processGroupProbe(child.pid, () => treeBytes(task.ioDir)), task.usagePath) : null;
       const cancelTimeout =
         task.timeoutMs !== null
           ? setLongTimeout(() => {
@@ -102,17 +106,23 @@ export class ProcessExecutor implements Executor {
             }, task.timeoutMs)
           : undefined;
       const outcome = await exited;
+      await monitor?.stop();
       cancelTimeout?.();
       task.signal.removeEventListener('abort', kill);
       finishSpan(timing.running);
 
       if (outcome instanceof Error) {
-        return { state: 'error', timing, exitCode: null, outOfMemory: false, error: `starting ${file}: ${outcome.message}` };
+        const code = (outcome as NodeJS.ErrnoException).code;
+        // A command that cannot be run is the job's fault, as in a shell: Failed with 127 or 126.
+        const exitCode = code === 'ENOENT' ? COMMAND_NOT_FOUND_EXIT_CODE : code === 'EACCES' ? COMMAND_NOT_EXECUTABLE_EXIT_CODE : null;
+        if (exitCode === null) return { state: 'error', timing, exitCode: null, outOfMemory: false, error: `starting ${file}: ${outcome.message}` };
+        await logFile.appendFile(`exec: ${JSON.stringify(file)}: ${code === 'ENOENT' ? 'executable file not found' : 'permission denied'}\n`);
+        return { state: 'failed', timing, exitCode, outOfMemory: false };
       }
       const exitCode = outcome.code ?? 128 + (outcome.signal ? (osConstants.signals[outcome.signal] ?? 0) : 0);
       if (task.signal.aborted) return { state: 'cancelled', timing, exitCode, outOfMemory: false };
       if (timedOut) {
-        return { state: 'error', timing, exitCode, outOfMemory: false, error: `timed out after ${task.timeoutMs} ms`, shortError: 'timed out' };
+        return { state: 'error', timing, exitCode, outOfMemory: false, ...timeoutError(task.timeoutMs ?? 0) };
       }
       return { state: exitCode === 0 ? 'succeeded' : 'failed', timing, exitCode, outOfMemory: false };
     } finally {
