@@ -15,6 +15,8 @@ import { bunchDepths, firstTooDeep, MAX_JOB_GROUPS_DEPTH, NESTING_EXCEEDED, ROOT
 export type JobGroupRow = typeof jobGroups.$inferSelect;
 
 export const CANCELLED_GROUP = 'Cannot submit new jobs or job groups to a cancelled job group';
+/** Hail's words for a bunch with a job in a cancelled group. */
+export const JOB_IN_CANCELLED_GROUP = 'bunch contains job where the job group has already been cancelled';
 
 /** Depth below the root of committed groups (their ancestor rows count them). */
 async function committedDepths(q: Queryable, batchId: number, ids: readonly number[]): Promise<Map<number, number>> {
@@ -44,13 +46,19 @@ async function committedGroups(q: Queryable, batchId: number, ids: readonly numb
  * Checks that the groups outside an update that a bunch names (parents of groups, groups of
  * jobs) exist, are committed and are not cancelled. `field` names the offending spec field.
  */
-export async function checkEarlierGroups(tx: Tx, batchId: number, startJobGroupId: number, named: { id: number; field: string }[]): Promise<void> {
+export async function checkEarlierGroups(
+  tx: Tx,
+  batchId: number,
+  startJobGroupId: number,
+  named: { id: number; field: string }[],
+  cancelledMessage = CANCELLED_GROUP,
+): Promise<void> {
   const earlier = named.filter((n) => n.id !== ROOT_JOB_GROUP_ID && n.id < startJobGroupId);
   const found = await committedGroups(tx, batchId, [...new Set(earlier.map((n) => n.id))]);
   for (const n of earlier) {
     const g = found.get(n.id);
     if (!g) throw new DbError('not_found', `job group ${n.id} does not exist`, n.field);
-    if (g.cancelled) throw new DbError('invalid', CANCELLED_GROUP, n.field);
+    if (g.cancelled) throw new DbError('invalid', cancelledMessage, n.field);
   }
 }
 

@@ -5,7 +5,7 @@ import { DbError } from './errors';
 import { lockBatch } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
-import { checkEarlierGroups, commitJobGroups } from './job-groups';
+import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
 import { enqueueJobGroupCallbacks } from './job-group-callbacks';
 import type { JobSpec } from '../../domain/job-spec';
 import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
@@ -44,6 +44,7 @@ export async function insertJobs(db: Db, batchId: number, updateId: number, spec
       batchId,
       update.startJobGroupId,
       specs.map((s, i) => ({ id: s.job_group_id, field: `bunch[${i}].absolute_job_group_id` })),
+      JOB_IN_CANCELLED_GROUP,
     );
     const external = [...new Set(specs.flatMap((s) => s.parent_ids.filter((p) => p < update.startJobId)))];
     if (external.length > 0) {

@@ -113,7 +113,7 @@ describe('job groups in the database', () => {
     expect((await getJob(database.db, b, 3))!.state).toBe('Cancelled');
     expect((await getJob(database.db, b, 4))!.state).toBe('Ready');
     // No jobs or groups can be added to a cancelled group.
-    await expect(update(b, [], [{ absolute_job_group_id: 1 }])).rejects.toThrow(/cancelled job group/);
+    await expect(update(b, [], [{ absolute_job_group_id: 1 }])).rejects.toThrow('bunch contains job where the job group has already been cancelled');
     await expect(update(b, [{ job_group_id: 1, absolute_parent_id: 3 }], [])).rejects.toThrow(/cancelled job group/);
     await expect(cancelJobGroup(database.db, b, 99, 12)).rejects.toThrow(/not found/);
   });

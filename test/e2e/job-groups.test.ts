@@ -136,7 +136,7 @@ describe('job groups over HTTP', () => {
       bunch: [job(1, ['true'], { absolute_job_group_id: 2 })],
     });
     expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toBe('Cannot submit new jobs or job groups to a cancelled job group');
+    expect(refused.body.error.message).toBe('bunch contains job where the job group has already been cancelled');
     expect(refused.body.error.field).toBe('bunch[0].absolute_job_group_id');
   });
 
