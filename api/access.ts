@@ -49,26 +49,55 @@ export async function checkBillingLimit(s: Services, name: string, limit?: numbe
   }
 }
 
-export function intParam(c: Context<AppEnv>, name: string): number {
-  const raw = c.req.param(name) ?? '';
-  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('invalid_request', `${name} must be a positive integer`, name);
-  return Number(raw);
-}
-
-export function optionalIntQuery(c: Context<AppEnv>, name: string): number | null {
-  const raw = c.req.query(name);
-  if (raw === undefined || raw === '') return null;
-  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('invalid_request', `${name} must be a non-negative integer`, name);
-  return Number(raw);
-}
-
-export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+/**
+ * The request's JSON. A NUL character in any string or key is refused with 400 naming where it
+ * is: PostgreSQL can store it neither in text nor in jsonb, so it would otherwise fail deep in a
+ * query as a 500. Reports from agents pass `nul: 'strip'` instead, since an agent retries a
+ * refused report forever.
+ */
+export async function jsonBody(c: Context<AppEnv>, opts: { nul?: 'reject' | 'strip' } = {}): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new ApiError('invalid_request', 'request body must be JSON');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new ApiError('invalid_request', 'request body is not valid JSON');
   }
+  if (!text.includes('\\u0000')) return value;
+  if (opts.nul === 'strip') return withoutNul(value);
+  const at = nulPath(value, '');
+  if (at !== null) throw new ApiError('invalid_request', `${at || 'body'}: text may not contain NUL characters`, at || undefined);
+  return value;
+}
+
+/** Where the first NUL is: the dotted path of the string holding it, or of the key. */
+export function nulPath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? path : null;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const at = nulPath(v, `${path}[${i}]`);
+      if (at !== null) return at;
+    }
+    return null;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const here = path === '' ? k : `${path}.${k}`;
+      if (k.includes('\0')) return here;
+      const at = nulPath(v, here);
+      if (at !== null) return at;
+    }
+  }
+  return null;
+}
+
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\0', '');
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll('\0', ''), withoutNul(v)]));
+  }
+  return value;
 }
 

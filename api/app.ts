@@ -1,14 +1,17 @@
 /**
  * The Hono application: user routes (Hail's v1alpha, and v2alpha listings), the worker-facing
- * driver routes, and health. Services arrive injected, so tests build it with real parts and
- * call app.request() without a server.
+ * driver routes, health, and /openapi.json, the contract generated from the routes' own
+ * schemas. Services arrive injected, so tests build it with real parts and call app.request()
+ * without a server.
  */
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv, Services } from './context';
 import { ApiError, errorResponse, toApiError } from './errors';
 import { requireUser } from './auth';
 import { healthHandler } from './health';
+import { registerSecuritySchemes, router } from './contract';
+import { SERVICE_VERSION } from './routes/meta';
 import { batchRoutes } from './routes/batches';
 import { updateRoutes } from './routes/updates';
 import { jobRoutes } from './routes/jobs';
@@ -22,8 +25,8 @@ import { billingRoutes } from './routes/billing';
 import { poolRoutes } from './routes/pools';
 import { instanceAdminRoutes } from './routes/instance-admin';
 
-export function createApp(services: Services): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(services: Services): OpenAPIHono<AppEnv> {
+  const app = router();
 
   app.use('*', async (c, next) => {
     c.set('services', services);
@@ -44,7 +47,7 @@ export function createApp(services: Services): Hono<AppEnv> {
   // Worker routes authenticate with instance tokens, never user tokens.
   app.route('/api/v1alpha', instanceRoutes());
 
-  const user = new Hono<AppEnv>();
+  const user = router();
   user.use('*', requireUser);
   user.route('/', metaRoutes());
   user.route('/', batchRoutes(1));
@@ -59,12 +62,24 @@ export function createApp(services: Services): Hono<AppEnv> {
   user.route('/', instanceAdminRoutes());
   app.route('/api/v1alpha', user);
 
-  const v2 = new Hono<AppEnv>();
+  const v2 = router();
   v2.use('*', requireUser);
   v2.route('/', batchRoutes(2));
   v2.route('/', jobRoutes(2));
   v2.route('/', jobGroupRoutes(2));
   app.route('/api/v2alpha', v2);
+
+  registerSecuritySchemes(app);
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'hail-batch-temporal',
+      version: SERVICE_VERSION,
+      description:
+        "Hail Batch's REST API (v1alpha, v2alpha listings) and the worker-facing driver routes. " +
+        'Every error is `{"error": {"code", "message", "field"?}}`; `field` names the offending value.',
+    },
+  });
 
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

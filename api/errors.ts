@@ -3,6 +3,7 @@
  * and one status per code. Domain and database failures are translated here and nowhere else.
  */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { SpecError } from '../domain/errors';
 import { DbError, type DbErrorKind } from '../db/queries/errors';
 
@@ -17,6 +18,11 @@ const STATUS = {
   internal: 500,
 } as const;
 export type ErrorCode = keyof typeof STATUS;
+export const ERROR_CODES = Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]];
+
+export function statusOf(code: ErrorCode): (typeof STATUS)[ErrorCode] {
+  return STATUS[code];
+}
 
 export class ApiError extends Error {
   constructor(
@@ -42,6 +48,11 @@ export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof SpecError) return new ApiError('invalid_request', e.message, e.field);
   if (e instanceof DbError) return new ApiError(DB_KIND[e.kind], e.message, e.field);
+  // Hono's own refusals (a malformed request it could not route or read) are the caller's.
+  if (e instanceof HTTPException && e.status < 500) {
+    const code = (Object.keys(STATUS) as ErrorCode[]).find((k) => STATUS[k] === e.status) ?? 'invalid_request';
+    return new ApiError(code, e.message || 'bad request');
+  }
   return new ApiError('internal', 'internal server error');
 }
 

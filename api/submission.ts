@@ -16,7 +16,6 @@ import { listPools } from '../db/queries/pools';
 import { poolDefinition } from '../domain/pool-config';
 import type { PoolDefinition } from '../domain/pools';
 import { and, eq } from 'drizzle-orm';
-import { listProjects } from '../db/queries/billing-projects';
 import { firstStorageViolation } from '../storage/confine';
 import { ApiError } from './errors';
 
@@ -41,17 +40,14 @@ async function requireOrchestrator(s: Services): Promise<void> {
   await s.workflows.requireAvailable();
 }
 
-/**
- * `billingProject` is the batch's; a caller that does not pass it gets the looser check
- * against every project the caller may submit to, and the agent's copy-time check does the rest.
- */
+/** `billingProject` is the batch's: its storage roots are the only ones the bunch may name. */
 export async function validateBunch(
   s: Services,
   caller: Caller,
   bunch: unknown,
   startJobId: number,
   nJobs: number,
-  billingProject?: string,
+  billingProject: string,
   groups: GroupReservation = NO_GROUPS,
 ): Promise<JobSpec[]> {
   await requireOrchestrator(s);
@@ -66,7 +62,7 @@ export async function validateBunch(
     startJobGroupId: groups.startJobGroupId,
     nJobGroupsInUpdate: groups.nJobGroups,
   });
-  await checkStorage(s, caller, specs, billingProject);
+  await checkStorage(s, specs, billingProject);
   return specs;
 }
 
@@ -86,7 +82,7 @@ export function supportedRegions(s: Services): readonly string[] {
 }
 
 /** Every host file a job names must lie in its billing project's storage roots (400 naming the field). */
-async function checkStorage(s: Services, caller: Caller, specs: JobSpec[], billingProject: string | undefined): Promise<void> {
+async function checkStorage(s: Services, specs: JobSpec[], billingProject: string): Promise<void> {
   // Local mode has no buckets, and a mount the agent silently skipped would only mislead.
   const fused = specs.findIndex((j) => (j.cloudfuse?.length ?? 0) > 0);
   if (fused >= 0) {
@@ -94,11 +90,7 @@ async function checkStorage(s: Services, caller: Caller, specs: JobSpec[], billi
     throw new ApiError('invalid_request', `${field}: buckets cannot be mounted in local mode`, field);
   }
   if (specs.every((j) => j.input_files.length === 0 && j.output_files.length === 0)) return;
-  const projects =
-    billingProject !== undefined
-      ? [billingProject]
-      : (await listProjects(s.db, caller.isAdmin ? {} : { member: caller.username })).map((p) => p.name);
-  const roots = projects.flatMap((p) => s.config.storage.rootsFor(p));
+  const roots = s.config.storage.rootsFor(billingProject);
   const violation = await firstStorageViolation(specs, roots);
   if (violation) throw new ApiError('invalid_request', `${violation.field}: ${violation.message}`, violation.field);
 }

@@ -37,6 +37,17 @@ HAIL_CLIENT_DEPS=(
   urllib3==2.8.0 uvloop==0.21.0 yarl==1.25.1
 )
 
+# schemathesis fuzzes the API against its published /openapi.json (test/security/contract.test.ts).
+# Its own venv, so its pins never meet the Hail client's.
+SCHEMATHESIS_VERSION="4.32.5"
+SCHEMATHESIS_DEPS=(
+  anyio==4.16.0 certifi==2026.10.19.post1 charset-normalizer==3.5.3 click==8.5.1 graphql-core==3.3.2
+  harfile==0.6.0 hypothesis==6.170.17 hypothesis-graphql==0.13.5 idna==3.20 iniconfig==2.3.1
+  jsonschema_rs==0.60.3 markdown-it-py==4.3.0 MarkupSafe==3.0.4 mdurl==0.1.2 packaging==26.4
+  pluggy==1.7.0 Pygments==2.21.0 pyrate-limiter==4.5.1 pytest==9.2.0 PyYAML==6.0.4 requests==2.34.2
+  rich==15.0.0 sortedcontainers==2.4.0 typing_extensions==4.16.0 urllib3==2.8.0 Werkzeug==3.1.9
+)
+
 mode="${1:-}"
 case "$mode" in
   --start | --test | --bench) ;;
@@ -210,4 +221,43 @@ if [ ! -f "$HAIL_VENV/.installed" ] || [ "$(cat "$HAIL_VENV/.installed")" != "$h
   "$HAIL_VENV/bin/python" -c 'from hailtop.batch_client.client import BatchClient; import hailtop.batch' ||
     fail "the Hail client installed into .tools/hail-venv but does not import (see above)."
   printf '%s' "$hail_stamp" >"$HAIL_VENV/.installed"
+fi
+
+# ---------------------------------------------------------------- schemathesis (tests)
+SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
+schemathesis_stamp="schemathesis==$SCHEMATHESIS_VERSION ${SCHEMATHESIS_DEPS[*]}"
+# Under CPython 3.11 (seen with 3.11.7) ast.parse can fail when called deep in a stack ("AST
+# constructor recursion depth mismatch"), which hypothesis does while describing its strategies;
+# the run then ends in a runtime error that says nothing about the API. So 3.13 or 3.12 is preferred.
+# HB_SCHEMATHESIS_PYTHON names one explicitly.
+schemathesis_python() {
+  local p
+  for p in "${HB_SCHEMATHESIS_PYTHON:-}" python3.13 python3.12; do
+    [ -n "$p" ] && "$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && {
+      echo "$p"
+      return
+    }
+  done
+  warn "no Python >= 3.12 found for schemathesis; using python3 (its runs may end in a spurious
+  'AST constructor recursion depth mismatch'). Set HB_SCHEMATHESIS_PYTHON to a newer Python."
+  echo python3
+}
+if [ ! -f "$SCHEMATHESIS_VENV/.installed" ] || [ "$(cat "$SCHEMATHESIS_VENV/.installed")" != "$schemathesis_stamp" ]; then
+  need_python_venv "schemathesis (for the API contract tests)" \
+    "provide Python >= 3.10 some other way: schemathesis is a Python package."
+  st_python="$(schemathesis_python)"
+  say "installing schemathesis into .tools/schemathesis-venv ($st_python)"
+  rm -rf "$SCHEMATHESIS_VENV"
+  log="$TOOLS/schemathesis-install.log"
+  if ! { "$st_python" -m venv "$SCHEMATHESIS_VENV" &&
+    "$SCHEMATHESIS_VENV/bin/python" -m pip install --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION" "${SCHEMATHESIS_DEPS[@]}"; } >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -rf "$SCHEMATHESIS_VENV"
+    fail "could not install schemathesis from PyPI (schemathesis==$SCHEMATHESIS_VERSION); log: $log.
+  Check that PyPI is reachable (pip install schemathesis==$SCHEMATHESIS_VERSION)."
+  fi
+  "$SCHEMATHESIS_VENV/bin/schemathesis" --version >/dev/null ||
+    fail "schemathesis installed into .tools/schemathesis-venv but does not run (see above)."
+  printf '%s' "$schemathesis_stamp" >"$SCHEMATHESIS_VENV/.installed"
 fi
