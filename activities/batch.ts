@@ -2,6 +2,8 @@ import { getClient } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import { cancelBatchJobs, claimReadyJobs, type ClaimResult } from '../db/queries/jobs';
+import { cancelJobGroup, flaggedOpenJobs } from '../db/queries/job-groups';
+import { DbError } from '../db/queries/errors';
 
 /** Runs of a batch workflow whose BatchState says the batch is done. */
 const finishedRunsQuery = (workflowId: string): string =>
@@ -18,6 +20,27 @@ export function createBatchActivities(deps: ActivityDeps) {
       const r = await cancelBatchJobs(db, input.batchId, clock(deps));
       log.info(r.cancelled ? 'batch cancelled' : 'batch not cancelled: it is not running', { batch_id: input.batchId });
       return r;
+    },
+
+    /**
+     * Cancels a job group and its subtree (idempotent), and says which of the workflow's open
+     * jobs must now stop: only their job workflows can kill a running container.
+     */
+    async cancelJobGroup(input: { batchId: number; jobGroupId: number; openJobIds: number[] }): Promise<{ stop: number[] }> {
+      try {
+        const r = await cancelJobGroup(db, input.batchId, input.jobGroupId, clock(deps));
+        log.info(r.cancelled ? 'job group cancelled' : 'job group already cancelled', { batch_id: input.batchId, job_group_id: input.jobGroupId });
+      } catch (e) {
+        // A signal naming a group that does not exist (an operator's typo) changes nothing.
+        if (!(e instanceof DbError && e.kind === 'not_found')) throw e;
+        log.warn('cancel of an unknown job group ignored', { batch_id: input.batchId, job_group_id: input.jobGroupId });
+      }
+      return { stop: await flaggedOpenJobs(db, input.batchId, input.openJobIds) };
+    },
+
+    /** Of the workflow's open jobs, those a group cancellation flagged (cancel_after_n_failures too). */
+    async flaggedOpenJobs(input: { batchId: number; openJobIds: number[] }): Promise<{ stop: number[] }> {
+      return { stop: await flaggedOpenJobs(db, input.batchId, input.openJobIds) };
     },
 
     /**

@@ -101,10 +101,3 @@ function withoutNul(value: unknown): unknown {
   return value;
 }
 
-/**
- * Job-group routes for Hail's client, which addresses a whole batch as its root job group (0).
- * The service has no other groups, so any other id is not found.
- */
-export function rootJobGroupOnly(c: Context<AppEnv>, id: number): void {
-  if (id !== 0) throw new ApiError('not_found', `job group ${id} of batch ${c.req.param('batch_id')} not found`);
-}

@@ -15,6 +15,7 @@ import { SERVICE_VERSION } from './routes/meta';
 import { batchRoutes } from './routes/batches';
 import { updateRoutes } from './routes/updates';
 import { jobRoutes } from './routes/jobs';
+import { jobGroupRoutes } from './routes/job-groups';
 import { instanceRoutes } from './routes/instances';
 import { metaRoutes } from './routes/meta';
 import { userRoutes } from './routes/users';
@@ -52,6 +53,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   user.route('/', batchRoutes(1));
   user.route('/', updateRoutes());
   user.route('/', jobRoutes(1));
+  user.route('/', jobGroupRoutes(1));
   user.route('/', userRoutes());
   user.route('/', billingProjectRoutes());
   user.route('/', resourceRoutes());
@@ -64,6 +66,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   v2.use('*', requireUser);
   v2.route('/', batchRoutes(2));
   v2.route('/', jobRoutes(2));
+  v2.route('/', jobGroupRoutes(2));
   app.route('/api/v2alpha', v2);
 
   registerSecuritySchemes(app);

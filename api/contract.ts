@@ -110,7 +110,7 @@ export const BatchIdParam = z.object({ batch_id: idParam('batch_id', BATCH_ID_MA
 export const JobGroupParams = BatchIdParam.extend({
   job_group_id: integerText('job_group_id', 0, INT4_MAX).openapi({
     param: { name: 'job_group_id', in: 'path' },
-    description: 'only the root group, 0, exists',
+    description: 'a job group id; 0 is the batch itself (the root group)',
   }),
 });
 

@@ -3,7 +3,7 @@
  * page (db/queries/billing.ts), priced with the catalogue read once per request.
  */
 import type { Services } from './context';
-import { batchesUsage, jobsUsage } from '../db/queries/billing';
+import { batchesUsage, jobGroupUsage, jobsUsage } from '../db/queries/billing';
 import { loadRateCard } from '../db/queries/resources';
 import { costSummary, NO_COST, type CostSummary } from '../domain/billing-catalogue';
 import type { ResourceUsage } from '../domain/billing';
@@ -14,6 +14,10 @@ export async function jobCosts(s: Services, batchId: number, jobIds: readonly nu
 
 export async function batchCosts(s: Services, batchIds: readonly number[]): Promise<Map<number, CostSummary>> {
   return priced(s, await batchesUsage(s.db, batchIds, Date.now()));
+}
+
+export async function jobGroupCost(s: Services, batchId: number, jobGroupId: number): Promise<CostSummary> {
+  return costOf(await priced(s, await jobGroupUsage(s.db, batchId, jobGroupId, Date.now())), jobGroupId);
 }
 
 /** The cost of one id from a priced map: nothing billed yet is 0 with an empty breakdown. */

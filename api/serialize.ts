@@ -6,9 +6,8 @@ import { isoTime } from '../domain/time';
 import { NO_COST, type CostSummary } from '../domain/billing-catalogue';
 
 /**
- * start_job_group_id for update and commit responses. The service has only the root job group
- * (0) and updates add no groups, so the next group id is always 1. Hail's client reads it as an
- * integer: it takes the root group's id as start - 1 after create-fast, and asserts it is 1
+ * start_job_group_id of a batch's first update, answered when a request reserved no update.
+ * Hail's client takes the root group's id as start - 1 after create-fast, and asserts it is 1
  * after committing a batch's first update.
  */
 export const START_JOB_GROUP_ID = 1;
@@ -16,12 +15,15 @@ export const START_JOB_GROUP_ID = 1;
 /** The batch JSON lives below the API, so the callback delivery builds the same body. */
 export { batchJson } from '../domain/batch-json';
 
+/** Job groups, likewise, for GET job group and a group's completion callback. */
+export { jobGroupJson, rootJobGroupJson } from '../domain/job-group-json';
+
 export function jobEntryJson(j: JobRow, b: BatchRow, cost: CostSummary = NO_COST) {
   const duration = j.startTime !== null && j.endTime !== null ? j.endTime - j.startTime : null;
   return {
     batch_id: j.batchId,
     job_id: j.jobId,
-    job_group_id: j.spec.job_group_id,
+    job_group_id: j.jobGroupId,
     name: j.name,
     user: b.user,
     billing_project: b.billingProject,

@@ -7,7 +7,9 @@ import type { Caller, Services } from './context';
 import type { BatchRow } from '../db/queries/batches';
 import { createUpdate, getUpdate } from '../db/queries/batches';
 import { commitUpdate, insertJobs } from '../db/queries/jobs';
+import { insertJobGroups } from '../db/queries/job-groups';
 import { parseJobBunch } from '../domain/spec';
+import { parseJobGroups, type JobGroupSpec } from '../domain/spec-job-group';
 import type { JobSpec } from '../domain/job-spec';
 import { batchUpdates } from '../db/schema';
 import { listPools } from '../db/queries/pools';
@@ -46,13 +48,32 @@ export async function validateBunch(
   startJobId: number,
   nJobs: number,
   billingProject: string,
+  groups: GroupReservation = NO_GROUPS,
 ): Promise<JobSpec[]> {
   await requireOrchestrator(s);
   const pools = await submissionPools(s);
   const regions = supportedRegions(s);
-  const specs = parseJobBunch(bunch, { startJobId, nJobsInUpdate: nJobs, pools, user: caller.username, regions });
+  const specs = parseJobBunch(bunch, {
+    startJobId,
+    nJobsInUpdate: nJobs,
+    pools,
+    user: caller.username,
+    regions,
+    startJobGroupId: groups.startJobGroupId,
+    nJobGroupsInUpdate: groups.nJobGroups,
+  });
   await checkStorage(s, specs, billingProject);
   return specs;
+}
+
+/** The job group ids an update reserved: in-update group n is startJobGroupId + n - 1. */
+export type GroupReservation = { startJobGroupId: number; nJobGroups: number };
+const NO_GROUPS: GroupReservation = { startJobGroupId: 1, nJobGroups: 0 };
+
+/** The `job_groups` of a request (absent: none), against the ids its update reserved. */
+export function validateJobGroups(value: unknown, groups: GroupReservation, opts: { oneBunchOfMany?: boolean } = {}): JobGroupSpec[] {
+  if (value === undefined) return [];
+  return parseJobGroups(value, { startJobGroupId: groups.startJobGroupId, nJobGroupsInUpdate: groups.nJobGroups, ...opts });
 }
 
 /** What GET supported_regions answers: a job asking for any other region could never be placed. */
@@ -90,32 +111,41 @@ export async function submitBunch(
   s: Services,
   caller: Caller,
   batch: BatchRow,
-  update: { token: string; n_jobs: number },
+  update: { token: string; n_jobs: number; n_job_groups: number },
   bunch: unknown,
+  jobGroups?: unknown,
   /** The published contract's own check, run once the domain's rules (Hail's messages) passed. */
   checkContract: (bunch: unknown) => void = () => undefined,
-): Promise<{ updateId: number | null; startJobId: number | null }> {
-  if (update.n_jobs === 0) {
-    await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0, batch.billingProject);
+): Promise<{ updateId: number | null; startJobId: number | null; startJobGroupId: number | null }> {
+  if (update.n_jobs === 0 && update.n_job_groups === 0) {
+    const none = { startJobGroupId: batch.nReservedJobGroups + 1, nJobGroups: 0 };
+    validateJobGroups(jobGroups, none);
+    await validateBunch(s, caller, bunch, batch.nReservedJobs + 1, 0, batch.billingProject, none);
     checkContract(bunch);
-    return { updateId: null, startJobId: null };
+    return { updateId: null, startJobId: null, startJobGroupId: null };
   }
   // Validate before reserving anything, against the ids this update will get (or got, on a retry).
   const [prior] = await s.db
     .select()
     .from(batchUpdates)
     .where(and(eq(batchUpdates.batchId, batch.id), eq(batchUpdates.token, update.token)));
+  const reservation = (startJobGroupId: number) => ({ startJobGroupId, nJobGroups: update.n_job_groups });
   let start = prior?.startJobId ?? batch.nReservedJobs + 1;
-  let specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject);
+  let groups = reservation(prior?.startJobGroupId ?? batch.nReservedJobGroups + 1);
+  let groupSpecs = validateJobGroups(jobGroups, groups);
+  let specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject, groups);
   checkContract(bunch);
-  const row = prior ?? (await createUpdate(s.db, batch.id, update.token, update.n_jobs, Date.now()));
-  if (row.startJobId !== start) {
+  const row = prior ?? (await createUpdate(s.db, batch.id, update.token, update.n_jobs, Date.now(), update.n_job_groups));
+  if (row.startJobId !== start || row.startJobGroupId !== groups.startJobGroupId) {
     start = row.startJobId;
-    specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject);
+    groups = reservation(row.startJobGroupId);
+    groupSpecs = validateJobGroups(jobGroups, groups);
+    specs = await validateBunch(s, caller, bunch, start, update.n_jobs, batch.billingProject, groups);
   }
+  await insertJobGroups(s.db, batch.id, row.updateId, groupSpecs, Date.now());
   await insertJobs(s.db, batch.id, row.updateId, specs);
   await commitAndWake(s, batch, row.updateId);
-  return { updateId: row.updateId, startJobId: row.startJobId };
+  return { updateId: row.updateId, startJobId: row.startJobId, startJobGroupId: row.startJobGroupId };
 }
 
 export { getUpdate };

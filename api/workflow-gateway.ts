@@ -15,6 +15,7 @@ import {
   BillingProjectAttr,
   batchWorkflowId,
   cancelBatchSignal,
+  cancelJobGroupSignal,
   jobPokeSignal,
   jobWorkflowId,
   schedulerPokeSignal,
@@ -110,6 +111,10 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
 
     async cancelBatch(batchId: number): Promise<void> {
       await signalBounded(() => client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelBatchSignal));
+    },
+
+    async cancelJobGroup(batchId: number, jobGroupId: number): Promise<void> {
+      await signalBounded(() => client.workflow.getHandle(batchWorkflowId(batchId)).signal(cancelJobGroupSignal, jobGroupId));
     },
 
     async pokeJob(batchId: number, jobId: number): Promise<void> {

@@ -22,6 +22,7 @@ import { claimActivity, dbActivity } from './activity-options';
 import {
   BatchStateAttr,
   cancelBatchSignal,
+  cancelJobGroupSignal,
   cancelJobSignal,
   jobDoneSignal,
   jobWorkflowId,
@@ -67,6 +68,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   let shown: string | null = input.shownState ?? null;
   let wokenAt = input.wokenAt ?? Date.now();
   let cancelRequested = false;
+  const cancelGroups = new Set<number>(input.cancelGroups ?? []);
+  let seenCancelledGroups = input.seenCancelledGroups ?? 0;
   let dirty = true;
 
   setHandler(jobDoneSignal, (jobId: number) => {
@@ -79,6 +82,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   });
   setHandler(cancelBatchSignal, () => {
     cancelRequested = true;
+    dirty = true;
+  });
+  setHandler(cancelJobGroupSignal, (jobGroupId: number) => {
+    // Group 0 is the batch itself; a malformed payload is ignored rather than kept forever.
+    if (!Number.isSafeInteger(jobGroupId) || jobGroupId < 0) return;
+    if (jobGroupId === 0) cancelRequested = true;
+    else cancelGroups.add(jobGroupId);
     dirty = true;
   });
 
@@ -112,6 +122,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       cancelRequested = false;
       await acts.cancelBatch({ batchId: input.batchId });
     }
+    for (const jobGroupId of [...cancelGroups].sort((a, b) => a - b)) {
+      // Only the open jobs of the group's subtree are told to stop; parents and siblings run on.
+      const { stop } = await acts.cancelJobGroup({ batchId: input.batchId, jobGroupId, openJobIds: [...open] });
+      await cancelChildren(stop);
+      cancelGroups.delete(jobGroupId);
+    }
 
     const room = input.window - open.size;
     const info = workflowInfo();
@@ -124,6 +140,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       // Cancelled through the API or a signal: owned jobs must stop too.
       cancelled = true;
       await cancelChildren(open);
+    }
+    if (claim.cancelledGroups > seenCancelledGroups) {
+      // A group was cancelled in the database (its cancel_after_n_failures was reached, or the
+      // API cancelled it): its running jobs are stopped by their job workflows.
+      seenCancelledGroups = claim.cancelledGroups;
+      if (!cancelled && open.size > 0) {
+        const { stop } = await acts.flaggedOpenJobs({ batchId: input.batchId, openJobIds: [...open] });
+        await cancelChildren(stop);
+      }
     }
     if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running', claim.laterUpdate);
     if (claim.jobIds.length > 0) {
@@ -166,6 +191,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
         openJobs: [...open],
         claimSeq,
         cancelled,
+        cancelGroups: [...cancelGroups],
+        seenCancelledGroups,
         wokenAt,
         ...(shown !== null ? { shownState: shown } : {}),
       });

@@ -20,6 +20,11 @@ export const billingLimitsWorkflowId = (taskQueue: string): string => `billing-l
 export const wakeBatchUpdate = defineUpdate<void>('wake');
 /** Cancel the batch (also sent by operators with `temporal workflow signal --name cancel`). */
 export const cancelBatchSignal = defineSignal('cancel');
+/**
+ * Cancel one job group and its descendants; the payload is its absolute id (0 cancels the
+ * batch). Operators send it too: `temporal workflow signal -w batch-<id> --name cancelJobGroup --input 3`.
+ */
+export const cancelJobGroupSignal = defineSignal<[number]>('cancelJobGroup');
 /** A job workflow finished; the payload is its job id. */
 export const jobDoneSignal = defineSignal<[number]>('jobDone');
 /** Something about this job changed (attempt reported, instance lost): look again. */
@@ -50,6 +55,10 @@ export type BatchWorkflowInput = {
   openJobs?: number[];
   claimSeq?: number;
   cancelled?: boolean;
+  /** Job groups whose cancellation was asked for and not yet carried out. */
+  cancelGroups?: number[];
+  /** Cancelled job groups the run has acted on (their open jobs told to stop). */
+  seenCancelledGroups?: number;
   /** The BatchState the run has shown, once it has seen committed work. */
   shownState?: string;
   /** Workflow time of the last wake-up, for the grace given to a commit on its way. */

@@ -3,13 +3,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { checkBillingProject, rootJobGroupOnly, visibleBatch } from '../access';
-import { BATCH_ID_MAX, BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, enforceContract, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
+import { checkBillingProject, visibleBatch } from '../access';
+import { BATCH_ID_MAX, BatchIdParam, EMPTY, SECURITY, body, enforceContract, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
 import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
 import { batchJson, START_JOB_GROUP_ID } from '../serialize';
 import { batchCosts, costOf } from '../costs';
-import { submitBunch, validateBunch } from '../submission';
+import { submitBunch, validateBunch, validateJobGroups } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
 import { parseBatchQuery } from '../../domain/query';
 import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
@@ -64,10 +64,10 @@ export function batchRoutes(version: 1 | 2) {
       });
       await checkBillingProject(s, c.var.caller, spec.billing_project);
       const { batch } = await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now());
-      if (spec.n_jobs === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
+      if (spec.n_jobs === 0 && spec.n_job_groups === 0) return c.json({ id: batch.id, update_id: null, start_job_group_id: null, start_job_id: null });
       // Update 1 takes the batch's token, so a retried create finds the same update.
-      const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-      return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: START_JOB_GROUP_ID, start_job_id: update.startJobId });
+      const update = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now(), spec.n_job_groups);
+      return c.json({ id: batch.id, update_id: update.updateId, start_job_group_id: update.startJobGroupId, start_job_id: update.startJobId });
     },
   );
 
@@ -84,7 +84,7 @@ export function batchRoutes(version: 1 | 2) {
     }),
     async (c) => {
       const s = c.var.services;
-      const { spec, bunch } = await parsedBody(c, CreateFastEnvelope, (b) => {
+      const { spec, bunch, groups } = await parsedBody(c, CreateFastEnvelope, (b) => {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with batch and bunch', 'batch');
         }
@@ -94,18 +94,21 @@ export function batchRoutes(version: 1 | 2) {
         checkJobGroups(groups);
         checkStoredCounts(batchBody, 'batch', 'batch');
         checkStoredCounts(bunch, 'bunch', 'bunch');
-        return { spec: parseBatchSpec(batchBody, 'batch'), bunch };
+        return { spec: parseBatchSpec(batchBody, 'batch'), bunch, groups: groups ?? undefined };
       });
       await checkBillingProject(s, c.var.caller, spec.billing_project);
       // A new batch's first update starts at job 1: validate against that before creating anything.
       const existing = await findBatchByToken(s.db, c.var.caller.username, spec.token);
       if (!existing) {
-        await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs, spec.billing_project);
+        const reserved = { startJobGroupId: 1, nJobGroups: spec.n_job_groups };
+        validateJobGroups(groups, reserved);
+        await validateBunch(s, c.var.caller, bunch, 1, spec.n_jobs, spec.billing_project, reserved);
         enforceContract(JobBunch, bunch);
       }
       const batch = existing ?? (await createBatch(s.db, toNewBatch(c.var.caller.username, spec), Date.now())).batch;
-      const result = await submitBunch(s, c.var.caller, batch, { token: spec.token, n_jobs: spec.n_jobs }, bunch, (b) => enforceContract(JobBunch, b));
-      return c.json({ id: batch.id, start_job_group_id: START_JOB_GROUP_ID, start_job_id: result.startJobId });
+      const update = { token: spec.token, n_jobs: spec.n_jobs, n_job_groups: spec.n_job_groups };
+      const result = await submitBunch(s, c.var.caller, batch, update, bunch, groups, (b) => enforceContract(JobBunch, b));
+      return c.json({ id: batch.id, start_job_group_id: result.startJobGroupId ?? START_JOB_GROUP_ID, start_job_id: result.startJobId });
     },
   );
 
@@ -178,23 +181,6 @@ export function batchRoutes(version: 1 | 2) {
       responses: { 200: EMPTY, ...batchErrors },
     }),
     cancel,
-  );
-  // Hail's client cancels a batch by cancelling its root job group (Batch.cancel()).
-  defineRoute(
-    r,
-    createRoute({
-      method: 'patch',
-      path: '/batches/{batch_id}/job-groups/{job_group_id}/cancel',
-      tags: [tag],
-      summary: "Cancel a batch through its root job group (0), as Hail's client does",
-      security: SECURITY.user,
-      request: { params: JobGroupParams },
-      responses: { 200: EMPTY, ...batchErrors },
-    }),
-    (c) => {
-      rootJobGroupOnly(c, params(c, JobGroupParams).job_group_id);
-      return cancel(c);
-    },
   );
 
   defineRoute(

@@ -3,7 +3,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { rootJobGroupOnly, visibleBatch } from '../access';
+import { visibleBatch } from '../access';
+import { and, type SQL } from 'drizzle-orm';
+import { getJobGroup, jobsOfGroup } from '../../db/queries/job-groups';
+import { ROOT_JOB_GROUP_ID } from '../../domain/job-group-tree';
 import { BatchIdParam, JobGroupParams, JobParams, SECURITY, cursorQuery, defineRoute, errors, json, params, query, router, urlText } from '../contract';
 import { Attempts, JobDetail, JobLogs, JobPage } from '../contracts/responses';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
@@ -20,7 +23,7 @@ const PAGE = 50;
 const ListQuery = z.object({
   q: urlText('q').optional().openapi({ description: 'v1: space-separated terms; v2: one clause per line' }),
   last_job_id: cursorQuery('last_job_id'),
-  recursive: urlText('recursive').optional().openapi({ description: 'accepted and ignored: the root group holds every job' }),
+  recursive: urlText('recursive').optional().openapi({ description: "True: the jobs of the group and of every group below it (Hail's client sends True or False)" }),
 });
 
 const LogParams = JobParams.extend({
@@ -35,13 +38,13 @@ export function jobRoutes(version: 1 | 2) {
   const r = router();
   const tag = version === 1 ? 'jobs' : 'jobs (v2)';
 
-  const listJobs = async (c: Context<AppEnv>) => {
+  const listJobs = async (c: Context<AppEnv>, group?: (batchId: number) => Promise<SQL | undefined>) => {
     const s = c.var.services;
     const batch = await visibleBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
     const { q, last_job_id: lastJobId } = query(c, ListQuery);
     const rows = await listJobPage(s.db, {
       batchId: batch.id,
-      filter: jobFilter(parseJobQuery(q ?? '', version)),
+      filter: and(jobFilter(parseJobQuery(q ?? '', version)), group ? await group(batch.id) : undefined),
       lastJobId,
       limit: PAGE,
     });
@@ -63,24 +66,29 @@ export function jobRoutes(version: 1 | 2) {
       request: { params: BatchIdParam, query: ListQuery },
       responses: { 200: json(JobPage, 'a page of jobs'), ...readErrors },
     }),
-    listJobs,
+    (c) => listJobs(c),
   );
-  // Hail's client lists a batch's jobs through its root job group (Batch.jobs()). The service
-  // has no other groups, so the root group's jobs, recursive or not, are the batch's jobs.
+  // Hail's client lists a batch's jobs through its root job group (Batch.jobs(), recursive).
   defineRoute(
     r,
     createRoute({
       method: 'get',
       path: '/batches/{batch_id}/job-groups/{job_group_id}/jobs',
       tags: [tag],
-      summary: "A batch's jobs through its root job group (0), as Hail's client lists them",
+      summary: "A job group's jobs (with recursive, those of its subgroups too); group 0 is the batch",
       security: SECURITY.user,
       request: { params: JobGroupParams, query: ListQuery },
       responses: { 200: json(JobPage, 'a page of jobs'), ...readErrors },
     }),
     (c) => {
-      rootJobGroupOnly(c, params(c, JobGroupParams).job_group_id);
-      return listJobs(c);
+      const jobGroupId = params(c, JobGroupParams).job_group_id;
+      const recursive = parseRecursive(query(c, ListQuery).recursive);
+      return listJobs(c, async (batchId) => {
+        if (jobGroupId !== ROOT_JOB_GROUP_ID && !(await getJobGroup(c.var.services.db, batchId, jobGroupId))) {
+          throw new ApiError('not_found', `job group ${jobGroupId} of batch ${batchId} not found`);
+        }
+        return jobsOfGroup(batchId, jobGroupId, recursive);
+      });
     },
   );
 
@@ -173,4 +181,11 @@ export function jobRoutes(version: 1 | 2) {
   );
 
   return r;
+}
+
+/** Hail's client sends `recursive` as `True` or `False`; absent means only the group's own jobs. */
+function parseRecursive(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false' || raw === 'False' || raw === '0') return false;
+  if (raw === 'true' || raw === 'True' || raw === '1') return true;
+  throw new ApiError('invalid_request', 'recursive must be true or false', 'recursive');
 }

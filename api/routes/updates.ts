@@ -55,8 +55,8 @@ export function updateRoutes() {
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
       checkRoomForJobs(batch.nReservedJobs, spec.n_jobs, 'n_jobs');
       await checkBillingLimit(s, batch.billingProject);
-      const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now());
-      return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+      const u = await createUpdate(s.db, batch.id, spec.token, spec.n_jobs, Date.now(), spec.n_job_groups);
+      return c.json({ update_id: u.updateId, start_job_id: u.startJobId, start_job_group_id: u.startJobGroupId });
     },
   );
 
@@ -74,7 +74,7 @@ export function updateRoutes() {
     async (c) => {
       const s = c.var.services;
       const batch = await ownBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
-      const { spec, bunch } = await parsedBody(c, UpdateFastEnvelope, (b) => {
+      const { spec, bunch, groups } = await parsedBody(c, UpdateFastEnvelope, (b) => {
         if (typeof b !== 'object' || b === null || Array.isArray(b)) {
           throw new ApiError('invalid_request', 'body must be an object with update and bunch', 'update');
         }
@@ -84,13 +84,13 @@ export function updateRoutes() {
         checkJobGroups(groups);
         checkStoredCounts(update, 'update', 'update');
         checkStoredCounts(bunch, 'bunch', 'bunch');
-        return { spec: parseUpdateSpec(update, 'update'), bunch };
+        return { spec: parseUpdateSpec(update, 'update'), bunch, groups: groups ?? undefined };
       });
       if (batch.cancelled) throw new ApiError('invalid_request', 'Cannot submit new jobs or job groups to a cancelled batch');
       checkRoomForJobs(batch.nReservedJobs, spec.n_jobs, 'update.n_jobs');
       await checkBillingLimit(s, batch.billingProject);
-      const result = await submitBunch(s, c.var.caller, batch, spec, bunch, (b) => enforceContract(JobBunch, b));
-      return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+      const result = await submitBunch(s, c.var.caller, batch, spec, bunch, groups, (b) => enforceContract(JobBunch, b));
+      return c.json({ update_id: result.updateId, start_job_id: result.startJobId, start_job_group_id: result.startJobGroupId ?? START_JOB_GROUP_ID });
     },
   );
 
@@ -101,7 +101,8 @@ export function updateRoutes() {
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
     const specs = await parsedBody(c, JobBunch, (bunch) => {
       checkStoredCounts(bunch, 'bunch', 'bunch');
-      return validateBunch(s, c.var.caller, bunch, update.startJobId, update.nJobs, batch.billingProject);
+      const reserved = { startJobGroupId: update.startJobGroupId, nJobGroups: update.nJobGroups };
+      return validateBunch(s, c.var.caller, bunch, update.startJobId, update.nJobs, batch.billingProject, reserved);
     });
     await insertJobs(s.db, batch.id, update.updateId, specs);
     return c.body(null, 200);
@@ -143,7 +144,7 @@ export function updateRoutes() {
     const update = await getUpdate(s.db, batch.id, updateId);
     if (!update) throw new ApiError('not_found', `update ${updateId} of batch ${batch.id} not found`);
     const result = await commitAndWake(s, batch, updateId);
-    return c.json({ start_job_id: result.startJobId, start_job_group_id: START_JOB_GROUP_ID });
+    return c.json({ start_job_id: result.startJobId, start_job_group_id: update.startJobGroupId });
   };
   const commitErrors = errors('invalid_request', 'unauthenticated', 'forbidden', 'not_found', 'conflict');
   defineRoute(

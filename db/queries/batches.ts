@@ -3,6 +3,8 @@ import { batches, batchUpdates, billingProjects } from '../schema';
 import type { Db, Queryable, Tx } from '../client';
 import { DbError } from './errors';
 
+const INT4_MAX = 2_147_483_647;
+
 export type BatchRow = typeof batches.$inferSelect;
 export type UpdateRow = typeof batchUpdates.$inferSelect;
 
@@ -70,13 +72,14 @@ export async function getBatch(q: Queryable, batchId: number): Promise<BatchRow 
   return row && !row.deleted ? row : null;
 }
 
-/** Reserves the next contiguous block of job ids; idempotent per (batch, token). */
+/** Reserves the next contiguous blocks of job and job group ids; idempotent per (batch, token). */
 export async function createUpdate(
   db: Db,
   batchId: number,
   token: string,
   nJobs: number,
   now: number,
+  nJobGroups = 0,
 ): Promise<UpdateRow> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
@@ -92,13 +95,22 @@ export async function createUpdate(
       .where(eq(batchUpdates.batchId, batchId));
     const updateId = (last?.max ?? 0) + 1;
     const startJobId = batch.nReservedJobs + 1;
+    const startJobGroupId = batch.nReservedJobGroups + 1;
+    // Job and group ids are int4 columns: an update that would pass the last one is refused
+    // (a retried create of a batch that has had updates since reaches here with its old count).
+    if (nJobs > INT4_MAX - batch.nReservedJobs) {
+      throw new DbError('invalid', `n_jobs: this batch has room for ${INT4_MAX - batch.nReservedJobs} more jobs, found ${nJobs}`, 'n_jobs');
+    }
+    if (nJobGroups > INT4_MAX - 1 - batch.nReservedJobGroups) {
+      throw new DbError('invalid', `n_job_groups: this batch has room for ${INT4_MAX - 1 - batch.nReservedJobGroups} more job groups, found ${nJobGroups}`, 'n_job_groups');
+    }
     const [row] = await tx
       .insert(batchUpdates)
-      .values({ batchId, updateId, token, startJobId, nJobs, timeCreated: now })
+      .values({ batchId, updateId, token, startJobId, nJobs, startJobGroupId, nJobGroups, timeCreated: now })
       .returning();
     await tx
       .update(batches)
-      .set({ nReservedJobs: batch.nReservedJobs + nJobs })
+      .set({ nReservedJobs: batch.nReservedJobs + nJobs, nReservedJobGroups: batch.nReservedJobGroups + nJobGroups })
       .where(eq(batches.id, batchId));
     return row!;
   });

@@ -135,6 +135,15 @@ export async function jobsUsage(q: Queryable, batchId: number, jobIds: readonly 
   return groupUsage(rows, Number);
 }
 
+/** Usage per resource of one job group: every attempt of every job in it or below it. */
+export async function jobGroupUsage(q: Queryable, batchId: number, jobGroupId: number, now: number): Promise<Map<number, ResourceUsage[]>> {
+  const inGroup = sql`a.batch_id = ${batchId} AND a.job_id IN (
+    SELECT j.job_id FROM jobs j JOIN job_group_self_and_ancestors s ON s.batch_id = j.batch_id AND s.job_group_id = j.job_group_id
+     WHERE j.batch_id = ${batchId} AND s.ancestor_id = ${jobGroupId})`;
+  const rows = await rawRows<UsageRow>(q, usageQuery(sql`${jobGroupId}::int`, inGroup, now));
+  return groupUsage(rows, Number);
+}
+
 /** Usage per resource of each listed batch (all attempts of all its jobs), in one statement. */
 export async function batchesUsage(q: Queryable, batchIds: readonly number[], now: number): Promise<Map<number, ResourceUsage[]>> {
   if (batchIds.length === 0) return new Map();

@@ -9,22 +9,26 @@ import { batches, batchUpdates } from '../schema';
 import { rawRows, type Tx } from '../client';
 import { intArray } from './sql-util';
 import { enqueueCallback } from './callbacks';
+import { enqueueJobGroupCallbacks } from './job-group-callbacks';
 import { ROOT_JOB_GROUP_ID } from '../../domain/callbacks';
 import type { CompleteJobState } from '../../domain/states';
 
 type ChildRow = { job_id: number; n_pending_parents: number; cancelled: boolean; always_run: boolean; state: string; update_id: number };
 
-export type CountDelta = { completed: number; succeeded: number; failed: number; cancelled: number };
+/** Jobs that completed in one transaction: counted on the batch, and by id into their groups. */
+export type CountDelta = { completed: number; succeeded: number; failed: number; cancelled: number; jobIds: number[] };
 
 export function emptyDelta(): CountDelta {
-  return { completed: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  return { completed: 0, succeeded: 0, failed: 0, cancelled: 0, jobIds: [] };
 }
 
-export function countState(delta: CountDelta, state: CompleteJobState, n = 1): void {
+export function countState(delta: CountDelta, state: CompleteJobState, ids: readonly number[]): void {
+  const n = ids.length;
   delta.completed += n;
   if (state === 'Success') delta.succeeded += n;
   else if (state === 'Cancelled') delta.cancelled += n;
   else delta.failed += n;
+  delta.jobIds.push(...ids);
 }
 
 async function committedUpdateIds(tx: Tx, batchId: number): Promise<Set<number>> {
@@ -50,7 +54,7 @@ export async function settleReleased(tx: Tx, batchId: number, candidates: ChildR
   if (toCancel.length > 0) {
     await tx.execute(sql`UPDATE jobs SET state = 'Cancelled', end_time = ${now}
       WHERE batch_id = ${batchId} AND job_id = ANY(${intArray(toCancel)}) AND state = 'Pending'`);
-    countState(delta, 'Cancelled', toCancel.length);
+    countState(delta, 'Cancelled', toCancel);
   }
   return toCancel;
 }
@@ -99,10 +103,79 @@ export async function releaseChildren(
           RETURNING c.job_id, s.old_state::text AS old_state, c.state::text AS state`,
     );
     const cancelled = rows.filter((r) => r.old_state === 'Pending' && r.state === 'Cancelled').map((r) => r.job_id);
-    if (cancelled.length > 0) countState(delta, 'Cancelled', cancelled.length);
+    if (cancelled.length > 0) countState(delta, 'Cancelled', cancelled);
     frontier = cancelled;
     badSet = cancelled;
   }
+}
+
+/**
+ * Cancels job groups with their descendants: flags the groups and every incomplete job in
+ * them, completes as Cancelled the Ready jobs no workflow owns yet, and walks the DAG below.
+ * Owned jobs are cancelled by their job workflows, Pending ones as their parents finish, as
+ * for a cancelled batch. Parents and siblings are untouched. Returns the groups it cancelled.
+ */
+export async function cancelGroupSubtrees(tx: Tx, batchId: number, groupIds: readonly number[], now: number, delta: CountDelta): Promise<number[]> {
+  if (groupIds.length === 0) return [];
+  const groups = await rawRows<{ job_group_id: number }>(
+    tx,
+    sql`UPDATE job_groups g SET cancelled = true
+          FROM job_group_self_and_ancestors a
+         WHERE a.batch_id = ${batchId} AND a.ancestor_id = ANY(${intArray([...groupIds])})
+           AND g.batch_id = a.batch_id AND g.job_group_id = a.job_group_id AND NOT g.cancelled
+        RETURNING g.job_group_id`,
+  );
+  const ids = groups.map((g) => g.job_group_id);
+  if (ids.length === 0) return [];
+  await tx.execute(sql`UPDATE jobs SET cancelled = true
+    WHERE batch_id = ${batchId} AND job_group_id = ANY(${intArray(ids)})
+      AND state NOT IN ('Cancelled', 'Error', 'Failed', 'Success') AND NOT cancelled`);
+  const victims = await rawRows<{ job_id: number }>(
+    tx,
+    sql`UPDATE jobs SET state = 'Cancelled', end_time = ${now}
+         WHERE batch_id = ${batchId} AND job_group_id = ANY(${intArray(ids)})
+           AND state = 'Ready' AND launch_token IS NULL AND NOT always_run
+        RETURNING job_id`,
+  );
+  const victimIds = victims.map((v) => v.job_id);
+  countState(delta, 'Cancelled', victimIds);
+  await releaseChildren(tx, batchId, victimIds, victimIds, now, delta);
+  return ids;
+}
+
+/**
+ * Adds the jobs in `jobIds` (already complete) to the counts of their groups and every
+ * ancestor, in one statement; marks the groups that are now complete. Returns those and the
+ * groups whose failures reached their `cancel_after_n_failures`.
+ */
+async function rollUpToGroups(tx: Tx, batchId: number, jobIds: readonly number[], now: number): Promise<{ completed: number[]; overFailed: number[] }> {
+  if (jobIds.length === 0) return { completed: [], overFailed: [] };
+  const rows = await rawRows<{ job_group_id: number; done: boolean; over_failed: boolean }>(
+    tx,
+    sql`WITH d AS (
+          SELECT a.ancestor_id, count(*)::int AS completed,
+                 count(*) FILTER (WHERE j.state = 'Success')::int AS succeeded,
+                 count(*) FILTER (WHERE j.state IN ('Failed', 'Error'))::int AS failed,
+                 count(*) FILTER (WHERE j.state = 'Cancelled')::int AS cancelled
+            FROM jobs j JOIN job_group_self_and_ancestors a ON a.batch_id = j.batch_id AND a.job_group_id = j.job_group_id
+           WHERE j.batch_id = ${batchId} AND j.job_id = ANY(${intArray([...jobIds])})
+           GROUP BY a.ancestor_id)
+        UPDATE job_groups g
+           SET n_completed = g.n_completed + d.completed, n_succeeded = g.n_succeeded + d.succeeded,
+               n_failed = g.n_failed + d.failed, n_cancelled = g.n_cancelled + d.cancelled,
+               stored_state = CASE WHEN g.n_completed + d.completed >= g.n_jobs THEN 'complete'::batch_stored_state ELSE g.stored_state END,
+               time_completed = CASE WHEN g.n_completed + d.completed >= g.n_jobs THEN ${now}::bigint ELSE g.time_completed END
+          FROM d
+         WHERE g.batch_id = ${batchId} AND g.job_group_id = d.ancestor_id
+        RETURNING g.job_group_id,
+                  g.n_completed >= g.n_jobs AND g.n_completed - d.completed < g.n_jobs AS done,
+                  NOT g.cancelled AND g.cancel_after_n_failures IS NOT NULL AND d.failed > 0
+                    AND g.n_failed >= g.cancel_after_n_failures AS over_failed`,
+  );
+  return {
+    completed: rows.filter((r) => r.done).map((r) => r.job_group_id),
+    overFailed: rows.filter((r) => r.over_failed).map((r) => r.job_group_id),
+  };
 }
 
 /**
@@ -110,6 +183,21 @@ export async function releaseChildren(
  * records its callback (if any) in the same transaction.
  */
 export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, now: number): Promise<boolean> {
+  // Groups first: a group past its cancel_after_n_failures is cancelled here, and what that
+  // cancels is counted in the same transaction, on the groups and on the batch.
+  let pending = delta.jobIds;
+  while (pending.length > 0) {
+    const { completed, overFailed } = await rollUpToGroups(tx, batchId, pending, now);
+    // A group's completion and its callback commit together, as the batch's do.
+    await enqueueJobGroupCallbacks(tx, batchId, completed, now);
+    const more = emptyDelta();
+    await cancelGroupSubtrees(tx, batchId, overFailed, now, more);
+    delta.completed += more.completed;
+    delta.succeeded += more.succeeded;
+    delta.failed += more.failed;
+    delta.cancelled += more.cancelled;
+    pending = more.jobIds;
+  }
   const [row] = await tx
     .update(batches)
     .set({

@@ -1,10 +1,12 @@
 import { and, asc, eq, gt, inArray, isNull, notInArray, sql, type SQL } from 'drizzle-orm';
-import { batches, batchUpdates, jobParents, jobs } from '../schema';
+import { batches, batchUpdates, jobGroups, jobParents, jobs } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
 import { lockBatch } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
+import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
+import { enqueueJobGroupCallbacks } from './job-group-callbacks';
 import type { JobSpec } from '../../domain/job-spec';
 import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
 
@@ -37,6 +39,13 @@ export async function insertJobs(db: Db, batchId: number, updateId: number, spec
         throw new DbError('invalid', `job_id ${s.job_id} is outside this update's range ${update.startJobId}..${last}`, 'job_id');
       }
     }
+    await checkEarlierGroups(
+      tx,
+      batchId,
+      update.startJobGroupId,
+      specs.map((s, i) => ({ id: s.job_group_id, field: `bunch[${i}].absolute_job_group_id` })),
+      JOB_IN_CANCELLED_GROUP,
+    );
     const external = [...new Set(specs.flatMap((s) => s.parent_ids.filter((p) => p < update.startJobId)))];
     if (external.length > 0) {
       const found = await tx
@@ -55,6 +64,7 @@ export async function insertJobs(db: Db, batchId: number, updateId: number, spec
           batchId,
           jobId: s.job_id,
           updateId,
+          jobGroupId: s.job_group_id,
           state: 'Pending' as const,
           alwaysRun: s.always_run,
           nPendingParents: s.parent_ids.length,
@@ -103,6 +113,8 @@ export async function commitUpdate(db: Db, batchId: number, updateId: number, no
     if (actual !== update.nJobs) {
       throw new DbError('invalid', `wrong number of jobs: expected ${update.nJobs}, actual ${actual}`, 'n_jobs');
     }
+    // Groups committed without jobs are complete at once, and call back at once.
+    await enqueueJobGroupCallbacks(tx, batchId, await commitJobGroups(tx, batchId, update, now), now);
     await tx
       .update(batchUpdates)
       .set({ committed: true, timeCommitted: now })
@@ -155,7 +167,7 @@ export async function finishJob(
       .returning({ jobId: jobs.jobId });
     if (updated.length === 0) return { changed: false, batchComplete: false };
     const delta = emptyDelta();
-    countState(delta, state);
+    countState(delta, state, [jobId]);
     await releaseChildren(tx, batchId, [jobId], state === 'Success' ? [] : [jobId], opts.now, delta);
     const batchComplete = await applyCounts(tx, batchId, delta, opts.now);
     return { changed: true, batchComplete };
@@ -177,6 +189,8 @@ export type ClaimResult = {
   running: boolean;
   commitPending: boolean;
   laterUpdate: boolean;
+  /** How many of the batch's job groups are cancelled: a rise means open jobs may have to stop. */
+  cancelledGroups: number;
 };
 
 /**
@@ -200,14 +214,19 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
     const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false };
+    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false, cancelledGroups: 0 };
     const [updates] = await rawRows<{ committed: number; pending: boolean }>(
       tx,
       sql`SELECT count(*) FILTER (WHERE committed)::int AS committed, COALESCE(bool_or(NOT committed), false) AS pending
             FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0`,
     );
+    const [groups] = await rawRows<{ n: number }>(
+      tx,
+      sql`SELECT count(*)::int AS n FROM job_groups WHERE batch_id = ${batchId} AND cancelled`,
+    );
     return {
       jobIds: ids,
+      cancelledGroups: groups?.n ?? 0,
       complete: b.storedState === 'complete',
       cancelled: b.cancelled || b.deleted,
       state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
@@ -232,6 +251,8 @@ export async function cancelBatchJobs(db: Db, batchId: number, now: number): Pro
     const batch = await lockBatch(tx, batchId);
     if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
     await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
+    // Cancelling the root group cancels every group below it.
+    await tx.update(jobGroups).set({ cancelled: true }).where(eq(jobGroups.batchId, batchId));
     await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
     const victims = await tx
       .update(jobs)
@@ -242,7 +263,7 @@ export async function cancelBatchJobs(db: Db, batchId: number, now: number): Pro
       .returning({ jobId: jobs.jobId });
     const ids = victims.map((v) => v.jobId);
     const delta = emptyDelta();
-    countState(delta, 'Cancelled', ids.length);
+    countState(delta, 'Cancelled', ids);
     await releaseChildren(tx, batchId, ids, ids, now, delta);
     return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };
   });

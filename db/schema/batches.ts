@@ -34,6 +34,8 @@ export const batches = pgTable(
     nCancelled: integer('n_cancelled').notNull().default(0),
     /** Highest job id reserved by any update, committed or not. */
     nReservedJobs: integer('n_reserved_jobs').notNull().default(0),
+    /** Highest job group id reserved by any update, committed or not. */
+    nReservedJobGroups: integer('n_reserved_job_groups').notNull().default(0),
     timeCreated: ms('time_created').notNull(),
     timeClosed: ms('time_closed'),
     timeCompleted: ms('time_completed'),
@@ -55,6 +57,8 @@ export const batchUpdates = pgTable(
     token: text('token').notNull(),
     startJobId: integer('start_job_id').notNull(),
     nJobs: integer('n_jobs').notNull(),
+    startJobGroupId: integer('start_job_group_id').notNull().default(1),
+    nJobGroups: integer('n_job_groups').notNull().default(0),
     committed: boolean('committed').notNull().default(false),
     timeCreated: ms('time_created').notNull(),
     timeCommitted: ms('time_committed'),

@@ -5,4 +5,5 @@ export * from './jobs';
 export * from './instances';
 export * from './pools';
 export * from './resources';
+export * from './job-groups';
 export * from './callbacks';

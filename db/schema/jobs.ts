@@ -18,6 +18,8 @@ export const jobs = pgTable(
     batchId: bigint('batch_id', { mode: 'number' }).notNull(),
     jobId: integer('job_id').notNull(),
     updateId: integer('update_id').notNull(),
+    /** Absolute id of the job's group; 0 is the root group (the batch). */
+    jobGroupId: integer('job_group_id').notNull().default(0),
     state: jobState('state').notNull(),
     /** Set when a parent did not succeed or the batch was cancelled; see domain/states. */
     cancelled: boolean('cancelled').notNull().default(false),
@@ -44,6 +46,7 @@ export const jobs = pgTable(
   (t) => [
     primaryKey({ columns: [t.batchId, t.jobId] }),
     index('jobs_batch_state').on(t.batchId, t.state),
+    index('jobs_batch_group').on(t.batchId, t.jobGroupId, t.jobId),
     index('jobs_ready_pool').on(t.pool, t.state, t.batchId, t.jobId),
   ],
 );

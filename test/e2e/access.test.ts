@@ -126,6 +126,15 @@ const USER_ROUTES: Row[] = [
   // jobs
   ['GET batches/{id}/jobs', () => ({ method: 'GET', path: `${fx()}/jobs` }), PROJECT],
   ['GET batches/{id}/job-groups/0/jobs', () => ({ method: 'GET', path: `${fx()}/job-groups/0/jobs` }), PROJECT],
+  // job groups
+  ['GET batches/{id}/job-groups/0', () => ({ method: 'GET', path: `${fx()}/job-groups/0` }), PROJECT],
+  ['GET batches/{id}/job-groups/0/job-groups', () => ({ method: 'GET', path: `${fx()}/job-groups/0/job-groups` }), PROJECT],
+  ['POST batches/{id}/updates/{u}/job-groups/create', async () => {
+    const id = await freshBatch();
+    const u = await s.api(`${v1}/batches/${id}/updates/create`, { method: 'POST', json: { token: unique('u'), n_jobs: 0, n_job_groups: 1 } });
+    const { update_id: uid } = (await u.json()) as { update_id: number };
+    return { method: 'POST', path: `${v1}/batches/${id}/updates/${uid}/job-groups/create`, body: [{ job_group_id: 1 }] };
+  }, CREATOR],
   ['GET batches/{id}/jobs/{j}', () => ({ method: 'GET', path: `${fx()}/jobs/1` }), PROJECT],
   ['GET batches/{id}/jobs/{j}/log', () => ({ method: 'GET', path: `${fx()}/jobs/1/log` }), PROJECT],
   ['GET batches/{id}/jobs/{j}/log/main', () => ({ method: 'GET', path: `${fx()}/jobs/1/log/main` }), PROJECT],

@@ -199,6 +199,22 @@ describe('the Hail Python client, unchanged', () => {
     expect(c.get_after_delete_status).toBe(404);
   });
 
+  it('runs nested job groups made with create_job_group, cancels one group, adds a group in a later update', () => {
+    const g = out.groups as Record<string, any>;
+    expect(g.ids).toEqual({ outer: 1, inner: 2, other: 3, later: 4 });
+    expect(g.first).toMatchObject({ id: g.batch_id, n_jobs: 3, n_succeeded: 1, n_failed: 1, n_cancelled: 1, state: 'failure' });
+    expect(g.final).toMatchObject({ n_jobs: 4, n_succeeded: 2, complete: true });
+    expect(g.groups.outer).toMatchObject({ state: 'failure', complete: true, n_jobs: 3, n_succeeded: 2, n_failed: 1, attributes: { name: 'outer' } });
+    expect(g.groups.inner).toMatchObject({ state: 'failure', n_jobs: 1, n_failed: 1 });
+    expect(g.groups.other).toMatchObject({ state: 'cancelled', n_jobs: 1, n_cancelled: 1 });
+    expect(g.groups.later).toMatchObject({ state: 'success', n_jobs: 1, n_succeeded: 1 });
+    expect(g.top_level).toEqual([1, 3]);
+    expect(g.under_outer).toEqual([2, 4]);
+    expect(g.outer_jobs).toEqual([1, 2, 4]);
+    expect(g.outer_own_jobs).toEqual([1]);
+    expect(g.debug_groups).toBe(2);
+  });
+
   it('lists batches with the query language, newest first, without the deleted one', () => {
     const { dag, failure } = out as { dag: { batch_id: number }; failure: { batch_id: number } };
     expect(out.list.run).toEqual([failure.batch_id, dag.batch_id]);

@@ -13,7 +13,9 @@ Environment:
   HB_RUN              a tag put on every batch as attribute `run` (default: random)
 
 Scenarios (explicit mode): a diamond DAG that succeeds; a failing job whose child is cancelled;
-a sleeping job that is cancelled through the client. Env mode runs one small job only.
+a sleeping job that is cancelled through the client; nested job groups (create_job_group), one
+of them cancelled through the client, and a later update adding a group under an earlier one.
+Env mode runs one small job only.
 """
 
 import json
@@ -193,6 +195,51 @@ def cancel_scenario(client: BatchClient) -> Dict[str, Any]:
     }
 
 
+def group_summary(status: Dict[str, Any]) -> Dict[str, Any]:
+    keys = ['job_group_id', 'state', 'complete', 'n_jobs', 'n_completed', 'n_succeeded', 'n_failed',
+            'n_cancelled', 'attributes', 'cost', 'duration']
+    return {k: status.get(k) for k in keys}
+
+
+def groups_scenario(client: BatchClient) -> Dict[str, Any]:
+    step('groups: submit nested job groups')
+    # No `run` attribute: the listing checks count only the other scenarios' batches.
+    b = client.create_batch(attributes={'name': 'hail-client-groups', 'groups_run': RUN})
+    outer = b.create_job_group(attributes={'name': 'outer'})
+    inner = outer.create_job_group(attributes={'name': 'inner'})
+    other = b.create_job_group(attributes={'name': 'other'})
+    outer.create_job(IMAGE, ['true'], attributes={'name': 'o1'}, resources=RESOURCES)
+    inner.create_job(IMAGE, ['sh', '-c', 'exit 1'], attributes={'name': 'i1'}, resources=RESOURCES)
+    sleeper = other.create_job(IMAGE, ['sleep', '300'], attributes={'name': 'sleeper'}, resources=RESOURCES)
+    b.submit(disable_progress_bar=True)
+    step('groups: wait for the sleeper to run, then cancel its group')
+    while sleeper.status()['state'] != 'Running':
+        step('groups: sleeper not running yet')
+        time.sleep(0.25)
+    other.cancel()
+    first = wait(b)
+    step('groups: a later update adds a group under the outer one')
+    later = outer.create_job_group(attributes={'name': 'later'})
+    later.create_job(IMAGE, ['true'], attributes={'name': 'l1'}, resources=RESOURCES)
+    b.submit(disable_progress_bar=True)
+    final = wait(b)
+    debug = b.debug_info()
+    return {
+        'batch_id': b.id,
+        'ids': {'outer': outer.job_group_id, 'inner': inner.job_group_id, 'other': other.job_group_id,
+                'later': later.job_group_id},
+        'first': batch_summary(first),
+        'final': batch_summary(final),
+        'groups': {name: group_summary(g.status()) for name, g in
+                   [('outer', outer), ('inner', inner), ('other', other), ('later', later)]},
+        'top_level': [g.job_group_id for g in b.job_groups()],
+        'under_outer': [g.job_group_id for g in outer.job_groups()],
+        'outer_jobs': [j['job_id'] for j in outer.jobs(recursive=True)],
+        'outer_own_jobs': [j['job_id'] for j in outer.jobs()],
+        'debug_groups': len(debug['job_groups']),
+    }
+
+
 def env_scenario(client: BatchClient) -> Dict[str, Any]:
     step('env: submit')
     b = client.create_batch(attributes={'name': 'hail-client-env', 'run': RUN})
@@ -233,6 +280,7 @@ def main() -> None:
                 'failed': list_ids(client, f'run={RUN} failure'),
                 'default_first': [b.id for b in client.list_batches(limit=1)],
             }
+            out['groups'] = groups_scenario(client)
     print(json.dumps(out), flush=True)
 
 
