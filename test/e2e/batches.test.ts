@@ -184,6 +184,6 @@ describe('batch lifecycle', () => {
     await waitFor('job to run', async () => (await jobsOf(id))[0]!.state === 'Running');
     expect((await s.api(`/api/v1alpha/batches/${id}`, { method: 'DELETE' })).status).toBe(200);
     expect((await s.api(`/api/v1alpha/batches/${id}`)).status).toBe(404);
-    await waitFor('container gone', async () => containersFor(id).length === 0, 30_000);
+    await waitFor('container gone', async () => containersFor(id).length === 0, 90_000);
   });
 });
