@@ -27,6 +27,17 @@ export async function lockBatch(tx: Tx, batchId: number): Promise<BatchRow> {
   return row;
 }
 
+/** Locks the batch (lockBatch) and reads one of its updates, which must exist. */
+export async function lockBatchUpdate(tx: Tx, batchId: number, updateId: number) {
+  const batch = await lockBatch(tx, batchId);
+  const [update] = await tx
+    .select()
+    .from(batchUpdates)
+    .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
+  if (!update) throw new DbError('not_found', `update ${updateId} of batch ${batchId} not found`);
+  return { batch, update };
+}
+
 /**
  * Idempotent on (user, token): a retried create returns the batch the first call made. The
  * billing project row is share-locked while the batch is inserted, so closing the project

@@ -3,10 +3,10 @@
  * update commits, cancelled with their subtree, read with their rolled-up counts.
  */
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import { batchUpdates, jobGroups, jobGroupSelfAndAncestors } from '../schema';
+import { jobGroups, jobGroupSelfAndAncestors } from '../schema';
 import { rawRows, type Db, type Queryable, type Tx } from '../client';
 import { DbError } from './errors';
-import { lockBatch } from './batches';
+import { lockBatch, lockBatchUpdate } from './batches';
 import { applyCounts, cancelGroupSubtrees, emptyDelta } from './dag';
 import { chunk, intArray } from './sql-util';
 import type { JobGroupSpec } from '../../domain/spec-job-group';
@@ -70,12 +70,7 @@ export async function checkEarlierGroups(
 export async function insertJobGroups(db: Db, batchId: number, updateId: number, specs: JobGroupSpec[], now: number): Promise<void> {
   if (specs.length === 0) return;
   await db.transaction(async (tx) => {
-    const batch = await lockBatch(tx, batchId);
-    const [update] = await tx
-      .select()
-      .from(batchUpdates)
-      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
-    if (!update) throw new DbError('not_found', `update ${updateId} of batch ${batchId} not found`);
+    const { batch, update } = await lockBatchUpdate(tx, batchId, updateId);
     const [already] = await tx
       .select({ id: jobGroups.jobGroupId })
       .from(jobGroups)

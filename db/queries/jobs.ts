@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, isNull, notInArray, sql, type SQL } from 'dr
 import { batches, batchUpdates, jobGroups, jobParents, jobs } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
-import { lockBatch } from './batches';
+import { lockBatch, lockBatchUpdate } from './batches';
 import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
 import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
@@ -19,12 +19,7 @@ export type JobRow = typeof jobs.$inferSelect;
 export async function insertJobs(db: Db, batchId: number, updateId: number, specs: JobSpec[]): Promise<void> {
   if (specs.length === 0) return;
   await db.transaction(async (tx) => {
-    const batch = await lockBatch(tx, batchId);
-    const [update] = await tx
-      .select()
-      .from(batchUpdates)
-      .where(and(eq(batchUpdates.batchId, batchId), eq(batchUpdates.updateId, updateId)));
-    if (!update) throw new DbError('not_found', `update ${updateId} of batch ${batchId} not found`);
+    const { batch, update } = await lockBatchUpdate(tx, batchId, updateId);
     const first = specs[0]!;
     const [already] = await tx
       .select({ jobId: jobs.jobId })
