@@ -109,6 +109,10 @@ export async function createUpdate(
     const startJobGroupId = batch.nReservedJobGroups + 1;
     // Job and group ids are int4 columns: an update that would pass the last one is refused
     // (a retried create of a batch that has had updates since reaches here with its old count).
+    if (batch.nReservedJobs >= INT4_MAX) {
+      // Even an update of no jobs records the next job id, which would not fit.
+      throw new DbError('invalid', `n_jobs: this batch has used every job id up to ${INT4_MAX}; it takes no more updates`, 'n_jobs');
+    }
     if (nJobs > INT4_MAX - batch.nReservedJobs) {
       throw new DbError('invalid', `n_jobs: this batch has room for ${INT4_MAX - batch.nReservedJobs} more jobs, found ${nJobs}`, 'n_jobs');
     }

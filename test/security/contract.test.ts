@@ -117,6 +117,9 @@ describe('hostile values in URLs and bodies are 4xx naming them, never 500', () 
       s.api(`/api/v1alpha/batches/${id}/updates/create`, { method: 'POST', json: { token, n_jobs: n } });
     expect((await update(2_147_483_647, 'all-of-them')).status).toBe(200);
     await expectRefused(await update(1, 'one-more'), 400, 'n_jobs');
+    // Even an update of job groups only would record a next job id past int4.
+    const groupsOnly = await s.api(`/api/v1alpha/batches/${id}/updates/create`, { method: 'POST', json: { token: 'groups-only', n_jobs: 0, n_job_groups: 1 } });
+    await expectRefused(groupsOnly, 400, 'n_jobs');
   });
 });
 
