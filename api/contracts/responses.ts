@@ -87,5 +87,11 @@ export const Attempt = z
 
 export const Attempts = z.array(Attempt).nullable().openapi('Attempts', { description: 'null until the job has an attempt' });
 
+/** One container's samples in pandas' "split" orientation, as Hail's client reads them. */
+export const ResourceUsageFrame = z
+  .object({ columns: z.array(z.string()), index: z.array(z.number().int()), data: z.array(z.array(z.number())) })
+  .openapi('ResourceUsageFrame');
+export const ResourceUsage = z.record(z.string(), ResourceUsageFrame).openapi('ResourceUsage');
+
 /** The deprecated all-containers log: each container's log, or null when there is none. */
 export const JobLogs = z.record(z.string(), z.string().nullable()).openapi('JobLogs');

@@ -8,10 +8,10 @@ import { and, type SQL } from 'drizzle-orm';
 import { getJobGroup, jobsOfGroup } from '../../db/queries/job-groups';
 import { ROOT_JOB_GROUP_ID } from '../../domain/job-group-tree';
 import { BatchIdParam, JobGroupParams, JobParams, SECURITY, cursorQuery, defineRoute, errors, json, params, query, router, urlText } from '../contract';
-import { Attempts, JobDetail, JobLogs, JobPage } from '../contracts/responses';
+import { Attempts, JobDetail, JobLogs, JobPage, ResourceUsage } from '../contracts/responses';
 import { attemptJson, jobDetailJson, jobEntryJson } from '../serialize';
 import { costOf, jobCosts } from '../costs';
-import { readLog, readStatus } from '../logs';
+import { readLog, readResourceUsage, readStatus } from '../logs';
 import { parseJobQuery } from '../../domain/query';
 import { CONTAINER_NAMES } from '../../domain/job-spec';
 import { getJob, listJobPage } from '../../db/queries/jobs';
@@ -159,6 +159,23 @@ export function jobRoutes(version: 1 | 2) {
       const log = await readLog(s, job, container);
       if (log === null) throw new ApiError('not_found', `no ${container} log for job ${job.batchId}/${job.jobId}`);
       return c.body(new Uint8Array(log), 200, { 'content-type': 'application/octet-stream' });
+    },
+  );
+
+  defineRoute(
+    r,
+    createRoute({
+      method: 'get',
+      path: '/batches/{batch_id}/jobs/{job_id}/resource_usage',
+      tags: [tag],
+      summary: "Each container's CPU, memory and storage samples of the job's current attempt",
+      security: SECURITY.user,
+      request: { params: JobParams },
+      responses: { 200: json(ResourceUsage, 'a pandas "split" frame per container; empty before the first attempt'), ...readErrors },
+    }),
+    async (c) => {
+      const { s, job } = await jobOf(c);
+      return c.json(await readResourceUsage(s, job));
     },
   );
 

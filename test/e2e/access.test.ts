@@ -139,6 +139,7 @@ const USER_ROUTES: Row[] = [
   ['GET batches/{id}/jobs/{j}/log', () => ({ method: 'GET', path: `${fx()}/jobs/1/log` }), PROJECT],
   ['GET batches/{id}/jobs/{j}/log/main', () => ({ method: 'GET', path: `${fx()}/jobs/1/log/main` }), PROJECT],
   ['GET batches/{id}/jobs/{j}/attempts', () => ({ method: 'GET', path: `${fx()}/jobs/1/attempts` }), PROJECT],
+  ['GET batches/{id}/jobs/{j}/resource_usage', () => ({ method: 'GET', path: `${fx()}/jobs/1/resource_usage` }), PROJECT],
   // users and tokens
   ['GET userinfo', () => ({ method: 'GET', path: `${v1}/userinfo` }), ALL],
   ['GET users', () => ({ method: 'GET', path: `${v1}/users` }), ADMIN],
