@@ -33,7 +33,7 @@ export function jobEntryJson(j: JobRow, b: BatchRow, cost: CostSummary = NO_COST
     end_time: isoTime(j.endTime),
     duration,
     cost: cost.cost,
-    msec_mcpu: 0,
+    msec_mcpu: cost.msec_mcpu,
     cost_breakdown: cost.cost_breakdown,
     always_run: j.alwaysRun,
     display_state: j.state === 'Running' && j.cancelled && !j.alwaysRun ? 'Cancelling' : j.state,

@@ -47,7 +47,7 @@ export function batchJson(b: BatchFacts, cost: CostSummary = NO_COST) {
     time_completed: b.storedState === 'complete' ? isoTime(b.timeCompleted) : null,
     duration_ms: durationMs,
     duration: durationMs,
-    msec_mcpu: 0,
+    msec_mcpu: cost.msec_mcpu,
     cost: cost.cost,
     cost_breakdown: cost.cost_breakdown,
     attributes: b.attributes,

@@ -111,12 +111,19 @@ function compare(a: string, b: string): number {
 }
 
 /** Cost and its breakdown as the job and batch JSON carry them. */
-export type CostSummary = { cost: number; cost_breakdown: ResourceCost[] };
+/** `msec_mcpu`: the thousandths of a core times the milliseconds the job's main ran (Hail's field). */
+export type CostSummary = { cost: number; cost_breakdown: ResourceCost[]; msec_mcpu: number };
 
-export const NO_COST: CostSummary = Object.freeze({ cost: 0, cost_breakdown: [] }) as CostSummary;
+export const NO_COST: CostSummary = Object.freeze({ cost: 0, cost_breakdown: [], msec_mcpu: 0 }) as CostSummary;
 
-/** A job's or batch's cost from its usage per resource: the breakdown and its sum. */
+/** A job's or batch's cost from its usage per resource: the breakdown, its sum and its core time. */
 export function costSummary(usage: readonly ResourceUsage[], card: RateCard): CostSummary {
   const cost_breakdown = usageCostBreakdown(usage, card);
-  return { cost: cost_breakdown.reduce((sum, l) => sum + l.cost, 0), cost_breakdown };
+  return { cost: cost_breakdown.reduce((sum, l) => sum + l.cost, 0), cost_breakdown, msec_mcpu: msecMcpu(usage) };
+}
+
+/** Compute is billed in mcpu, so its usage (quantity × ms) is exactly the core time. */
+export function msecMcpu(usage: readonly ResourceUsage[]): number {
+  const total = usage.filter((u) => u.resource.startsWith('compute/')).reduce((sum, u) => sum + u.usage, 0);
+  return Number.isFinite(total) ? Math.round(total) : 0;
 }

@@ -55,6 +55,7 @@ describe('rateCardFromRows', () => {
       { resource: 'service-fee/1', usage: Number.POSITIVE_INFINITY },
     ];
     expect(costSummary(usage, DEFAULT_LOCAL_RATE_CARD)).toEqual({
+      msec_mcpu: 0,
       cost: 0,
       cost_breakdown: [
         { resource: 'no-such/1', cost: 0 },

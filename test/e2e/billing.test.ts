@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 type Cost = { cost: number; cost_breakdown: { resource: string; cost: number }[] };
-type JobJson = Cost & { job_id: number; state: string };
+type JobJson = Cost & { job_id: number; state: string; msec_mcpu: number };
 
 let seq = 0;
 async function createFast(bunch: unknown[], token = s.token, project = s.billingProject): Promise<number> {
@@ -82,6 +82,9 @@ describe('the cost of a job', () => {
     ]);
     expect(a.resources.find((r) => r.name === 'compute/n1-preemptible/local/1')?.quantity).toBe(1000);
     expect(closeTo(sumOf(j.cost_breakdown), j.cost, 1e-12)).toBe(true);
+    // Hail's msec_mcpu: the job's 1,000 mcpu for the milliseconds main ran, here and on its batch.
+    expect(j.msec_mcpu).toBe(1000 * ms);
+    expect((await getJson<{ msec_mcpu: number }>(`/api/v1alpha/batches/${id}`)).msec_mcpu).toBe(1000 * ms);
   });
 
   it('starts when main starts, after inputs, and ends when main ends, before outputs', async () => {
