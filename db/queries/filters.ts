@@ -33,7 +33,10 @@ function match(column: SQL, o: MatchOp, value: string): SQL {
 function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL, cost: SQL): SQL {
   switch (c.kind) {
     case 'attribute':
-      return match(sql`(${attrs} ->> ${c.key})`, c.op, c.value);
+      // As Hail: `k != v` holds only for rows that have k (with another value), like `k !~ v`.
+      return c.op === '!='
+        ? sql`(${attrs} ->> ${c.key}) <> ${c.value}`
+        : match(sql`(${attrs} ->> ${c.key})`, c.op, c.value);
     case 'has_attribute':
       return sql`jsonb_exists(${attrs}, ${c.key})`;
     case 'keyword':

@@ -131,6 +131,12 @@ describe('listings', () => {
     expect(notEven.batches).toHaveLength(27);
     const v2 = (await (await s.api('/api/v2alpha/batches?q=' + encodeURIComponent('idx = 3\nuser = alice'))).json()) as { batches: { id: number }[] };
     expect(v2.batches.map((b) => b.id)).toEqual([ids[3]]);
+    // v2 `!=` on an attribute holds only for batches that have it, as Hail: not for one without.
+    const bare = await s.api('/api/v1alpha/batches/create', { method: 'POST', json: { billing_project: 'test', n_jobs: 0, token: `bare-${Math.random()}` } });
+    const bareId = ((await bare.json()) as { id: number }).id;
+    const v2Not = (await (await s.api('/api/v2alpha/batches?q=' + encodeURIComponent('group != even'))).json()) as { batches: { id: number }[] };
+    expect(v2Not.batches.map((b) => b.id)).not.toContain(bareId);
+    expect(v2Not.batches.map((b) => b.id).sort((a, b) => a - b)).toEqual(ids.filter((_, i) => i % 2 === 1));
     await expectError(await s.api('/api/v1alpha/batches?q=' + encodeURIComponent('bogusword')), 400, /bogusword/);
   });
 
