@@ -225,14 +225,16 @@ fi
 
 # ---------------------------------------------------------------- schemathesis (tests)
 SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
-schemathesis_stamp="schemathesis==$SCHEMATHESIS_VERSION ${SCHEMATHESIS_DEPS[*]}"
 # Under CPython 3.11 (seen with 3.11.7) ast.parse can fail when called deep in a stack ("AST
 # constructor recursion depth mismatch"), which hypothesis does while describing its strategies;
 # the run then ends in a runtime error that says nothing about the API. So 3.13 or 3.12 is preferred.
 # HB_SCHEMATHESIS_PYTHON names one explicitly.
 schemathesis_python() {
   local p
-  for p in "${HB_SCHEMATHESIS_PYTHON:-}" python3.13 python3.12; do
+  # pyenv's shims answer only for the selected version, so its other versions are named by path.
+  local pyenv_root="${PYENV_ROOT:-${HOME:-/root}/.pyenv}"
+  for p in "${HB_SCHEMATHESIS_PYTHON:-}" python3.13 python3.12 \
+    "$pyenv_root"/versions/3.13*/bin/python3 "$pyenv_root"/versions/3.12*/bin/python3; do
     [ -n "$p" ] && "$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && {
       echo "$p"
       return
@@ -242,10 +244,12 @@ schemathesis_python() {
   'AST constructor recursion depth mismatch'). Set HB_SCHEMATHESIS_PYTHON to a newer Python."
   echo python3
 }
+st_python="$(schemathesis_python)"
+# The interpreter is part of the stamp: a venv made with an older Python is made again.
+schemathesis_stamp="schemathesis==$SCHEMATHESIS_VERSION ${SCHEMATHESIS_DEPS[*]} $("$st_python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
 if [ ! -f "$SCHEMATHESIS_VENV/.installed" ] || [ "$(cat "$SCHEMATHESIS_VENV/.installed")" != "$schemathesis_stamp" ]; then
   need_python_venv "schemathesis (for the API contract tests)" \
     "provide Python >= 3.10 some other way: schemathesis is a Python package."
-  st_python="$(schemathesis_python)"
   say "installing schemathesis into .tools/schemathesis-venv ($st_python)"
   rm -rf "$SCHEMATHESIS_VENV"
   log="$TOOLS/schemathesis-install.log"
