@@ -7,12 +7,8 @@ import { deriveBatchState, type BatchStoredState } from './states';
 import { isoTime } from './time';
 import { NO_COST, type CostSummary } from './billing-catalogue';
 
-/** The stored facts of a batch the JSON is made of (a `batches` row has them all). */
-export type BatchFacts = {
-  id: number;
-  user: string;
-  billingProject: string;
-  token: string;
+/** What a batch and each of its job groups both record: state, counts, times, settings. */
+export type ProgressFacts = {
   storedState: BatchStoredState;
   cancelled: boolean;
   nJobs: number;
@@ -21,10 +17,18 @@ export type BatchFacts = {
   nFailed: number;
   nCancelled: number;
   timeCreated: number;
-  timeClosed: number | null;
   timeCompleted: number | null;
   attributes: Record<string, string>;
   cancelAfterNFailures: number | null;
+};
+
+/** The stored facts of a batch the JSON is made of (a `batches` row has them all). */
+export type BatchFacts = ProgressFacts & {
+  id: number;
+  user: string;
+  billingProject: string;
+  token: string;
+  timeClosed: number | null;
 };
 
 export function batchJson(b: BatchFacts, cost: CostSummary = NO_COST) {

@@ -2,28 +2,13 @@
  * A job group as Hail's wire shows it (GetJobGroupResponseV1Alpha): the body of GET job group,
  * of the child-group listing and of a group's completion callback. Group 0 is the batch.
  */
-import { batchJson, type BatchFacts } from './batch-json';
+import { batchJson, type BatchFacts, type ProgressFacts } from './batch-json';
 import { deriveJobGroupState } from './job-group-tree';
-import type { BatchStoredState } from './states';
 import { isoTime } from './time';
 import { NO_COST, type CostSummary } from './billing-catalogue';
 
 /** The stored facts of a job group the JSON is made of (a `job_groups` row has them all). */
-export type JobGroupFacts = {
-  batchId: number;
-  jobGroupId: number;
-  storedState: BatchStoredState;
-  cancelled: boolean;
-  nJobs: number;
-  nCompleted: number;
-  nSucceeded: number;
-  nFailed: number;
-  nCancelled: number;
-  timeCreated: number;
-  timeCompleted: number | null;
-  attributes: Record<string, string>;
-  cancelAfterNFailures: number | null;
-};
+export type JobGroupFacts = ProgressFacts & { batchId: number; jobGroupId: number };
 
 export function jobGroupJson(g: JobGroupFacts, cost: CostSummary = NO_COST) {
   const complete = g.storedState === 'complete';
