@@ -1,6 +1,6 @@
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
 
-const retry = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
+const retry: RetryPolicy = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
 
 /**
  * Short, frequent activities run as local activities: one history event each instead of a

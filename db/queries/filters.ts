@@ -30,6 +30,31 @@ function match(column: SQL, o: MatchOp, value: string): SQL {
   }
 }
 
+/**
+ * Relative slack of a cost comparison. The JSON cost (summed in TypeScript) and this SQL sum add
+ * the same float8 terms in another order, so they may differ in the last bits; without slack,
+ * `cost <= X` with X copied from a job's JSON could miss that very job.
+ */
+const COST_SLACK = 1e-9;
+
+function costCompare(cost: SQL, o: ComparisonOp, value: number): SQL {
+  const tol = sql`(${COST_SLACK}::float8 * GREATEST(abs(${value}::float8), 1e-300))`;
+  switch (o) {
+    case '=':
+      return sql`abs(${cost} - ${value}::float8) <= ${tol}`;
+    case '!=':
+      return sql`abs(${cost} - ${value}::float8) > ${tol}`;
+    case '<':
+      return sql`${cost} < ${value}::float8 - ${tol}`;
+    case '<=':
+      return sql`${cost} <= ${value}::float8 + ${tol}`;
+    case '>':
+      return sql`${cost} > ${value}::float8 + ${tol}`;
+    case '>=':
+      return sql`${cost} >= ${value}::float8 - ${tol}`;
+  }
+}
+
 function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL, cost: SQL): SQL {
   switch (c.kind) {
     case 'attribute':
@@ -51,7 +76,7 @@ function shared(c: SharedClause, attrs: SQL, start: SQL, end: SQL, cost: SQL): S
       return sql`(${end} - ${start}) ${op(c.op)} ${c.duration_ms}`;
     case 'cost':
       // Live cost, at the database's clock: a running job's cost grows while it is compared.
-      return sql`${cost} ${op(c.op)} ${c.value}`;
+      return costCompare(cost, c.op, c.value);
   }
 }
 
