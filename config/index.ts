@@ -136,6 +136,8 @@ export type StorageConfig = {
   owner: { uid: number; gid: number };
   /** The roots a job of `project` may read and write (see rootsFor). */
   rootsFor(project: string): string[];
+  /** Which clouds' object URLs jobs may name: the cloud whose storage the deployment uses. */
+  clouds: { gcp: boolean; azure: boolean };
 };
 
 /**
@@ -221,7 +223,12 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
 
 function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageConfig {
   const base = { defaultBase: path.join(dataDir, 'storage'), roots: parseStorageRoots(e.HB_STORAGE_ROOTS) ?? [] };
-  return { ...base, owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID }, rootsFor: (project) => rootsFor(base, project) };
+  return {
+    ...base,
+    owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID },
+    rootsFor: (project) => rootsFor(base, project),
+    clouds: { gcp: e.HB_OBJECT_STORE === 'gcs', azure: e.HB_OBJECT_STORE === 'azure' },
+  };
 }
 
 /** The object store's settings (storage/stores.ts ObjectStoreSettings). */
