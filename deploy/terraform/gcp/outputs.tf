@@ -7,7 +7,7 @@ output "HB_GCS_BUCKET" {
   value = google_storage_bucket.logs.name
 }
 
-output "HB_GCP_PROJECT" {
+output "HB_GCS_PROJECT" {
   value = var.project
 }
 
