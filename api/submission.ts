@@ -91,7 +91,7 @@ async function checkStorage(s: Services, specs: JobSpec[], billingProject: strin
   }
   if (specs.every((j) => j.input_files.length === 0 && j.output_files.length === 0)) return;
   const roots = s.config.storage.rootsFor(billingProject);
-  const violation = await firstStorageViolation(specs, roots);
+  const violation = await firstStorageViolation(specs, roots, s.config.storage.clouds);
   if (violation) throw new ApiError('invalid_request', `${violation.field}: ${violation.message}`, violation.field);
 }
 

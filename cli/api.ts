@@ -7,7 +7,7 @@ import type { Db } from '../db/client';
 import type { Logger } from './logger';
 import { createApp } from '../api/app';
 import { createWorkflowGateway } from '../api/workflow-gateway';
-import { LocalDirObjectStore } from '../storage/object-store';
+import { openObjectStore } from '../storage/stores';
 import { definePools } from '../domain/pools';
 import { seedResources } from '../db/queries/resources';
 import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
@@ -25,7 +25,7 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
     db,
     config,
     log,
-    objects: new LocalDirObjectStore(config.objectStoreDir),
+    objects: openObjectStore(config.objectStore),
     pools: definePools(config.localPool.coresPerAgent),
     workflows: createWorkflowGateway(client, {
       taskQueue: config.temporal.taskQueue,

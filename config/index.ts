@@ -75,6 +75,34 @@ const EnvSchema = z.object({
   /** The host uid:gid the copier runs as and output files belong to, when the agent is root. */
   HB_STORAGE_UID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
   HB_STORAGE_GID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
+
+  /** Where logs, status documents and resource usage files go: a directory, a GCS bucket or an Azure container. */
+  HB_OBJECT_STORE: z.enum(['local', 'gcs', 'azure']).default('local'),
+  /** Prepended to every object key in a bucket, e.g. `prod/` (one bucket, several deployments). */
+  HB_OBJECT_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected slash-terminated path segments, e.g. prod/')
+    .refine((v) => !v.split('/').some((p) => p === '.' || p === '..'), 'no . or .. segments')
+    .default(''),
+  HB_GCS_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'expected a GCS bucket name').optional(),
+  /** The GCS JSON API endpoint; unset for storage.googleapis.com (an emulator in tests). */
+  HB_GCS_API_ENDPOINT: z.string().url().optional(),
+  HB_GCS_PROJECT: z.string().optional(),
+  HB_AZURE_STORAGE_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'expected an Azure container name').optional(),
+  /** https://<account>.blob.core.windows.net, used with the managed identity. */
+  HB_AZURE_STORAGE_ACCOUNT_URL: z.string().url().optional(),
+  /** Instead of the account URL: a connection string (Azurite, shared key). */
+  HB_AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
+}).superRefine((e, ctx) => {
+  if (e.HB_OBJECT_STORE === 'gcs' && !e.HB_GCS_BUCKET) {
+    ctx.addIssue({ code: 'custom', path: ['HB_GCS_BUCKET'], message: 'required when HB_OBJECT_STORE=gcs' });
+  }
+  if (e.HB_OBJECT_STORE === 'azure') {
+    if (!e.HB_AZURE_STORAGE_CONTAINER) ctx.addIssue({ code: 'custom', path: ['HB_AZURE_STORAGE_CONTAINER'], message: 'required when HB_OBJECT_STORE=azure' });
+    if (!e.HB_AZURE_STORAGE_ACCOUNT_URL === !e.HB_AZURE_STORAGE_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['HB_AZURE_STORAGE_ACCOUNT_URL'], message: 'set exactly one of HB_AZURE_STORAGE_ACCOUNT_URL and HB_AZURE_STORAGE_CONNECTION_STRING' });
+    }
+  }
 });
 
 /** One configured storage root: the billing project it serves (`*` for all) and its path. */
@@ -108,6 +136,8 @@ export type StorageConfig = {
   owner: { uid: number; gid: number };
   /** The roots a job of `project` may read and write (see rootsFor). */
   rootsFor(project: string): string[];
+  /** Which clouds' object URLs jobs may name: the cloud whose storage the deployment uses. */
+  clouds: { gcp: boolean; azure: boolean };
 };
 
 /**
@@ -133,6 +163,7 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
     logLevel: e.HB_LOG_LEVEL,
     region: e.HB_REGION,
     objectStoreDir: path.join(dataDir, 'objects'),
+    objectStore: objectStoreConfig(dataDir, e),
     database: e.DATABASE_URL
       ? ({ kind: 'postgres', url: e.DATABASE_URL } as const)
       : ({ kind: 'pglite', dir: path.join(dataDir, 'pglite') } as const),
@@ -192,7 +223,33 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
 
 function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageConfig {
   const base = { defaultBase: path.join(dataDir, 'storage'), roots: parseStorageRoots(e.HB_STORAGE_ROOTS) ?? [] };
-  return { ...base, owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID }, rootsFor: (project) => rootsFor(base, project) };
+  return {
+    ...base,
+    owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID },
+    rootsFor: (project) => rootsFor(base, project),
+    clouds: { gcp: e.HB_OBJECT_STORE === 'gcs', azure: e.HB_OBJECT_STORE === 'azure' },
+  };
+}
+
+/** The object store's settings (storage/stores.ts ObjectStoreSettings). */
+function objectStoreConfig(dataDir: string, e: z.infer<typeof EnvSchema>) {
+  const prefix = e.HB_OBJECT_PREFIX;
+  switch (e.HB_OBJECT_STORE) {
+    case 'local':
+      return { kind: 'local' as const, dir: path.join(dataDir, 'objects') };
+    case 'gcs':
+      return {
+        kind: 'gcs' as const,
+        bucket: e.HB_GCS_BUCKET!,
+        prefix,
+        ...(e.HB_GCS_API_ENDPOINT ? { apiEndpoint: e.HB_GCS_API_ENDPOINT } : {}),
+        ...(e.HB_GCS_PROJECT ? { projectId: e.HB_GCS_PROJECT } : {}),
+      };
+    case 'azure':
+      return e.HB_AZURE_STORAGE_CONNECTION_STRING
+        ? { kind: 'azure' as const, container: e.HB_AZURE_STORAGE_CONTAINER!, prefix, connectionString: e.HB_AZURE_STORAGE_CONNECTION_STRING }
+        : { kind: 'azure' as const, container: e.HB_AZURE_STORAGE_CONTAINER!, prefix, accountUrl: e.HB_AZURE_STORAGE_ACCOUNT_URL! };
+  }
 }
 
 export class ConfigError extends Error {}

@@ -8,6 +8,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCloudUrl, type CloudStorageKind } from './cloud-urls';
 
 export type FileTransfer = { from: string; to: string };
 
@@ -85,9 +86,28 @@ export type StorageViolation = { field: string; message: string };
  * The first host location of a bunch that its billing project may not use, naming the field
  * as the API does (`bunch[0].input_files[1].from`); null when every location is allowed.
  */
+/** The cloud object stores a deployment serves user files from (none in local mode). */
+export type CloudStorageAccess = Readonly<Record<CloudStorageKind, boolean>>;
+
+const NO_CLOUD: CloudStorageAccess = { gcp: false, azure: false };
+const CLOUD_NAMES: Record<CloudStorageKind, string> = { gcp: 'gs:// URLs need a deployment with GCS storage', azure: 'Azure Blob URLs need a deployment with Azure storage' };
+
+/**
+ * Whether a cloud object URL may be named: its cloud's storage is configured and it parses.
+ * Null when `location` is no cloud URL (the host-path rules apply). Which objects of the
+ * cloud a user may reach is the cloud's IAM over the user's own identity, at copy time.
+ */
+export function cloudLocationProblem(location: string, clouds: CloudStorageAccess): string | null | 'ok' {
+  const parsed = parseCloudUrl(location);
+  if (parsed === null) return null;
+  if (!parsed.ok) return parsed.reason;
+  return clouds[parsed.object.cloud] ? 'ok' : `${JSON.stringify(location)}: ${CLOUD_NAMES[parsed.object.cloud]}`;
+}
+
 export async function firstStorageViolation(
   jobs: readonly { input_files: readonly FileTransfer[]; output_files: readonly FileTransfer[] }[],
   roots: readonly string[],
+  clouds: CloudStorageAccess = NO_CLOUD,
 ): Promise<StorageViolation | null> {
   const realRoots = await resolveRoots(roots);
   for (const [i, job] of jobs.entries()) {
@@ -96,6 +116,9 @@ export async function firstStorageViolation(
       ['output_files', job.output_files, 'to'],
     ] as const) {
       for (const [k, f] of files.entries()) {
+        const cloud = cloudLocationProblem(f[end], clouds);
+        if (cloud === 'ok') continue;
+        if (cloud !== null) return { field: `bunch[${i}].${side}[${k}].${end}`, message: cloud };
         const checked = await confineLocation(f[end], realRoots);
         if (!checked.ok) return { field: `bunch[${i}].${side}[${k}].${end}`, message: checked.reason };
       }

@@ -1,6 +1,7 @@
 /**
  * Where job logs and status documents end up: a local directory in local mode; cloud buckets
- * (GCS, Azure Blob) implement the same two calls.
+ * (gcs-object-store.ts, azure-object-store.ts) implement the same two calls, chosen by
+ * config (stores.ts). Every implementation passes test/storage/object-store.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -42,13 +43,20 @@ export class LocalDirObjectStore implements ObjectStore {
     }
   }
 
-  /** Keys are slash-separated and relative; anything escaping the root is refused. */
   private pathOf(key: string): string {
-    const parts = key.split('/');
-    if (key === '' || parts.some((p) => p === '' || p === '.' || p === '..')) {
-      throw new Error(`invalid object key: ${JSON.stringify(key)}`);
-    }
-    return path.join(this.rootDir, ...parts);
+    checkObjectKey(key);
+    return path.join(this.rootDir, ...key.split('/'));
+  }
+}
+
+/**
+ * Keys are slash-separated and relative, the same rule in every store: nothing escapes a
+ * directory, and a key names the same object in a bucket as on disk.
+ */
+export function checkObjectKey(key: string): void {
+  const parts = key.split('/');
+  if (key === '' || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new Error(`invalid object key: ${JSON.stringify(key)}`);
   }
 }
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import Docker from 'dockerode';
 import type { Config } from '../config/index';
-import { LocalDirObjectStore, type ObjectStore } from '../storage/object-store';
+import type { ObjectStore } from '../storage/object-store';
+import { openObjectStore } from '../storage/stores';
 import { Attempts } from './attempts';
 import { CpuSemaphore } from './cpu-semaphore';
 import { DriverClient } from './driver-client';
@@ -69,7 +70,7 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
     scratchDir: settings.scratchDir,
     executor,
     semaphore: new CpuSemaphore(settings.cores * 1000),
-    store: overrides.store ?? new LocalDirObjectStore(config.objectStoreDir),
+    store: overrides.store ?? openObjectStore(config.objectStore),
     storage: { rootsFor: config.storage.rootsFor, defaultBase: config.storage.defaultBase, owner },
     client,
     log,

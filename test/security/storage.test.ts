@@ -81,6 +81,7 @@ describe('submission', () => {
       `file://localhost/etc/passwd`,
       'in.txt',
       'gs://bucket/in.txt',
+      'https://acct1.blob.core.windows.net/data/in.txt',
       `file://other-host${root}/in.txt`,
     ]) {
       expect(await refusedField(await input(from)), from).toBe('bunch[1].input_files[0].from');
