@@ -19,7 +19,9 @@ import {
   jobPokeSignal,
   jobWorkflowId,
   schedulerPokeSignal,
+  rateLimitsQuery,
   schedulerWorkflowId,
+  setRateLimitUpdate,
   wakeBatchUpdate,
 } from '../workflows/definitions';
 
@@ -66,6 +68,18 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
       await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, send);
     } catch (e) {
       if (e instanceof WorkflowNotFoundError) return;
+      healthyUntil = 0;
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+      throw e;
+    }
+  }
+
+  /** A call the scheduler workflow must answer; no scheduler or no Temporal is a 503. */
+  async function schedulerCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, call);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) throw new ApiError('unavailable', 'the scheduler is not running (no driver has started yet); try again shortly');
       healthyUntil = 0;
       if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
       throw e;
@@ -132,6 +146,21 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           });
       }
       return schedulerPokePending;
+    },
+
+    /**
+     * Sets or removes a pool's rate limit in the scheduler workflow, which holds it (and
+     * carries it across continue-as-new); returns the limits in force once it is applied. The
+     * scheduler runs only with a driver, so without one this is `unavailable`.
+     */
+    async setRateLimit(pool: string, jobsPerSecond: number | null): Promise<Record<string, number>> {
+      return schedulerCall(() =>
+        client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).executeUpdate(setRateLimitUpdate, { args: [{ pool, jobs_per_second: jobsPerSecond }] }),
+      );
+    },
+
+    async rateLimits(): Promise<Record<string, number>> {
+      return schedulerCall(() => client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).query(rateLimitsQuery));
     },
 
     /**

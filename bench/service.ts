@@ -153,6 +153,7 @@ export async function startService(
     HB_AGENT_CORES: String(opts.cores),
     // Own task queue (and so own scheduler workflow) per executor run.
     HB_TASK_QUEUE: `bench-${opts.executor}`,
+    HB_DRIVER_METRICS_PORT: '0',
   };
   const config = loadConfig(env);
   const log = createLogger(config.logLevel, { proc: `bench-${opts.executor}` });

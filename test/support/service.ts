@@ -66,6 +66,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     TEMPORAL_NAMESPACE: temporal.namespace,
     HB_TASK_QUEUE: uniqueTaskQueue(opts.name),
     HB_API_PORT: '0',
+    HB_DRIVER_METRICS_PORT: '0',
     HB_EXECUTOR: opts.executor ?? 'process',
     HB_LOCAL_POOLS: opts.pools ?? 'standard:2',
     HB_AGENT_CORES: String(opts.coresPerAgent ?? 4),
