@@ -32,6 +32,8 @@ export type ServiceOptions = {
 
 export type TestService = {
   url: string;
+  /** The driver's Prometheus endpoint. */
+  driverMetricsUrl: string;
   token: string;
   user: string;
   billingProject: string;
@@ -95,6 +97,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
 
   const service: TestService = {
     url: api.url,
+    driverMetricsUrl: driver.metricsUrl,
     token: '',
     user: 'alice',
     billingProject: 'test',
