@@ -21,7 +21,7 @@ import {
   schedulerPokeSignal,
   rateLimitsQuery,
   schedulerWorkflowId,
-  setRateLimitUpdate,
+  setRateLimitSignal,
   wakeBatchUpdate,
 } from '../workflows/definitions';
 
@@ -149,13 +149,13 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
     },
 
     /**
-     * Sets or removes a pool's rate limit in the scheduler workflow, which holds it (and
-     * carries it across continue-as-new); returns the limits in force once it is applied. The
-     * scheduler runs only with a driver, so without one this is `unavailable`.
+     * Sets or removes a pool's rate limit: a signal to the scheduler workflow, which holds the
+     * limits (and carries them across continue-as-new). A signal rather than an Update: it is
+     * recorded at once even while the scheduler's worker is busy, and applies at its next round.
      */
-    async setRateLimit(pool: string, jobsPerSecond: number | null): Promise<Record<string, number>> {
-      return schedulerCall(() =>
-        client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).executeUpdate(setRateLimitUpdate, { args: [{ pool, jobs_per_second: jobsPerSecond }] }),
+    async setRateLimit(pool: string, jobsPerSecond: number | null): Promise<void> {
+      await schedulerCall(() =>
+        client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).signal(setRateLimitSignal, { pool, jobs_per_second: jobsPerSecond }),
       );
     },
 

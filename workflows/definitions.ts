@@ -40,8 +40,6 @@ export const schedulerPokeSignal = defineSignal('poke');
  */
 export type RateLimitChange = { pool: string; jobs_per_second: number | null };
 export const setRateLimitSignal = defineSignal<[RateLimitChange]>('setRateLimit');
-/** The same change from the API, which learns the limits in force once it is applied. */
-export const setRateLimitUpdate = defineUpdate<Record<string, number>, [RateLimitChange]>('changeRateLimit');
 /** The limits in force: pool → jobs per second. */
 export const rateLimitsQuery = defineQuery<Record<string, number>>('rateLimits');
 

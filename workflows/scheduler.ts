@@ -8,7 +8,7 @@
 import { condition, continueAsNew, log, proxyLocalActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { schedulerActivity } from './activity-options';
-import { rateLimitsQuery, schedulerPokeSignal, setRateLimitSignal, setRateLimitUpdate, type RateLimitChange, type SchedulerWorkflowInput } from './definitions';
+import { rateLimitsQuery, schedulerPokeSignal, setRateLimitSignal, type RateLimitChange, type SchedulerWorkflowInput } from './definitions';
 import { limitedWaitMs, rateLimitProblem, roundBudgets, spend, withRateLimit, type Buckets, type RateLimits } from '../domain/rate-limit';
 
 const acts = proxyLocalActivities<Activities>(schedulerActivity);
@@ -30,12 +30,6 @@ export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<
     poked = true;
   });
   setHandler(setRateLimitSignal, change);
-  setHandler(setRateLimitUpdate, (c) => (change(c), limits), {
-    validator: (c) => {
-      const problem = rateLimitProblem(c?.jobs_per_second);
-      if (problem) throw new Error(`jobs_per_second ${problem}`);
-    },
-  });
   setHandler(rateLimitsQuery, () => limits);
   for (;;) {
     poked = false;

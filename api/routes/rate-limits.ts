@@ -1,6 +1,6 @@
 /**
  * The driver's rate limit (admin): jobs scheduled per second per pool. The scheduler workflow
- * holds the limits, so a change is live at its next round and survives restarts of every
+ * holds the limits (a signal sets them, a query reads them), so a change is live at its next round and survives restarts of every
  * process; operators can make the same change with `temporal workflow signal` (README).
  */
 import { createRoute, z } from '@hono/zod-openapi';
@@ -54,7 +54,11 @@ export function rateLimitRoutes() {
       path: '/rate_limits/{pool}',
       summary: "Set or remove a pool's rate limit (admin); applies from the scheduler's next round",
       request: { params: PoolParams, body: body(RateLimitChange, 'the new limit') },
-      responses: { 200: json(z.array(RateLimit), 'the limits now in force'), ...adminErrors, ...errors('invalid_request', 'not_found', 'payload_too_large') },
+      responses: {
+        200: json(z.object({ pool: z.string(), jobs_per_second: RateLimitChange.shape.jobs_per_second }), 'the change, recorded; the scheduler applies it at its next round'),
+        ...adminErrors,
+        ...errors('invalid_request', 'not_found', 'payload_too_large'),
+      },
     }),
     async (c) => {
       const { db, workflows, log } = c.var.services;
@@ -69,9 +73,9 @@ export function rateLimitRoutes() {
         return value as number | null;
       });
       if (!(await getPool(db, pool))) throw new ApiError('not_found', `pool ${pool} not found`, 'pool');
-      const limits = await workflows.setRateLimit(pool, change);
+      await workflows.setRateLimit(pool, change);
       log.info('rate limit changed', { pool, jobs_per_second: change });
-      return c.json(asList(limits));
+      return c.json({ pool, jobs_per_second: change });
     },
   );
 

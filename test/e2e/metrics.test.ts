@@ -123,8 +123,10 @@ describe('a limit sent as a signal', () => {
 
     const lifted = await setLimit({ jobs_per_second: null });
     expect(lifted.status).toBe(200);
-    expect(await lifted.json()).toEqual([]);
+    expect(await lifted.json()).toEqual({ pool: 'standard', jobs_per_second: null });
     await waitFor('every job to start once the limit is lifted', async () => (await started()) === n, 10_000);
+    const after = (await (await s.api('/api/v1alpha/rate_limits', { token: admin })).json()) as unknown[];
+    expect(after).toEqual([]);
     const done = await waitForBatch(s, batchId);
     expect(done['state']).toBe('success');
 
