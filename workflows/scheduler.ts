@@ -5,7 +5,7 @@
  * rate limit (jobs per second, a token bucket per pool): each round is given each limited
  * pool's budget, and a round held back by a limit is followed by one as soon as tokens return.
  */
-import { condition, continueAsNew, log, proxyLocalActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { condition, continueAsNew, log, proxyLocalActivities, setHandler, sleep, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { schedulerActivity } from './activity-options';
 import { rateLimitsQuery, schedulerPokeSignal, setRateLimitSignal, type RateLimitChange, type SchedulerWorkflowInput } from './definitions';
@@ -37,7 +37,9 @@ export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<
     const round = await acts.schedulePass({ budgets: planned.budgets, rateLimits: limits });
     buckets = spend(planned.buckets, round.scheduledByPool ?? {});
     const limited = round.limitedPools ?? [];
-    if (limited.length > 0) await condition(() => poked, limitedWaitMs(limits, buckets, limited, input.intervalMs));
+    // Held back by a limit: nothing a poke brings can be placed before tokens return, so a
+    // plain timer (no predicate re-evaluated on every poke while the pool is throttled).
+    if (limited.length > 0) await sleep(limitedWaitMs(limits, buckets, limited, input.intervalMs));
     else if (!round.more) await condition(() => poked, input.intervalMs);
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
