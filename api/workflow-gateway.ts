@@ -82,7 +82,8 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
       if (e instanceof WorkflowNotFoundError) throw new ApiError('unavailable', 'the scheduler is not running (no driver has started yet); try again shortly');
       healthyUntil = 0;
       if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
-      throw e;
+      // Temporal answers but the scheduler did not in time: no driver is polling, or all are busy.
+      throw new ApiError('unavailable', `the scheduler did not answer (${e instanceof Error ? e.name : 'error'}); is a driver running? try again shortly`);
     }
   }
 
