@@ -49,7 +49,10 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
   const life = createInstanceLifecycle(deps, driver, apiUrl);
 
   const logDecisions = (step: string, decisions: Decision[]) => {
-    for (const d of decisions) log.info(`autoscaler ${d.action}`, { step, instance: d.instance, pool: d.pool, reason: d.reason });
+    for (const d of decisions) {
+      log.info(`autoscaler ${d.action}`, { step, instance: d.instance, pool: d.pool, reason: d.reason });
+      deps.metrics?.autoscalerDecisions.inc({ pool: d.pool, action: d.action });
+    }
   };
 
   /**

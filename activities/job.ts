@@ -10,6 +10,9 @@ export type JobView = { state: JobState; complete: boolean };
 
 export function createJobActivities(deps: ActivityDeps) {
   const { db, log } = deps;
+  const moved = (from: JobState, to: JobState, changed = true): void => {
+    if (changed) deps.metrics?.jobTransitions.inc({ from, to });
+  };
 
   /** Kills the running attempt on its agent and records its end; safe to repeat. */
   async function stopAttempt(batchId: number, jobId: number, attemptId: string): Promise<void> {
@@ -30,10 +33,11 @@ export function createJobActivities(deps: ActivityDeps) {
       // job that takes its machine down stops here rather than walking the pool; the reason
       // each attempt ended is on the attempt.
       const { changed } = await finishJob(db, batchId, jobId, 'Error', { now: clock(deps), from: ['Running'] });
+      moved('Running', 'Error', changed);
       if (changed) log.warn('job ended in Error: its last attempt was lost and n_max_attempts are used up', { batch_id: batchId, job_id: jobId, attempt_id: attemptId });
       return { state: 'Error', complete: true };
     }
-    await requeueJob(db, batchId, jobId, attemptId);
+    moved('Running', 'Ready', await requeueJob(db, batchId, jobId, attemptId));
     log.info('job requeued', { batch_id: batchId, job_id: jobId, attempt_id: attemptId });
     return { state: 'Ready', complete: false };
   }
@@ -61,6 +65,7 @@ export function createJobActivities(deps: ActivityDeps) {
             ...(attempt.endTime !== null ? { endTime: attempt.endTime } : {}),
             from: ['Running'],
           });
+          moved('Running', state, r.changed);
           log.debug('job finished', { batch_id: batchId, job_id: jobId, state, changed: r.changed });
           return { state, complete: true };
         }
@@ -70,7 +75,7 @@ export function createJobActivities(deps: ActivityDeps) {
         }
         if (!wantCancel) return { state: 'Running', complete: false };
         await stopAttempt(batchId, jobId, job.attemptId);
-        await finishJob(db, batchId, jobId, 'Cancelled', { now: clock(deps), from: ['Running'] });
+        moved('Running', 'Cancelled', (await finishJob(db, batchId, jobId, 'Cancelled', { now: clock(deps), from: ['Running'] })).changed);
         return { state: 'Cancelled', complete: true };
       }
 
@@ -80,6 +85,7 @@ export function createJobActivities(deps: ActivityDeps) {
         const r = await finishJob(db, batchId, jobId, 'Cancelled', { now: clock(deps), from: ['Ready', 'Pending', 'Creating'] });
         // Lost the race to the scheduler: the job is Running now; the next round kills it.
         if (!r.changed) return { state: 'Running', complete: false };
+        moved(job.state, 'Cancelled');
         return { state: 'Cancelled', complete: true };
       }
       return { state: job.state, complete: false };

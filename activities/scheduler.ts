@@ -15,7 +15,19 @@ const MAX_FAILED_REQUESTS = 1;
  * What a round did, per user with a share of some pool. It is the local activity's result,
  * so it is recorded in the scheduler workflow's history: bounded by the users in the round.
  */
-export type PassResult = { scheduled: number; dispatched: number; more: boolean; users: UserDecision[] };
+export type PassResult = {
+  scheduled: number;
+  dispatched: number;
+  more: boolean;
+  users: UserDecision[];
+  /** Jobs placed per pool, which the scheduler spends from the pools' rate-limit buckets. */
+  scheduledByPool?: Record<string, number>;
+  /** Pools whose rate-limit budget held back jobs this round. */
+  limitedPools?: string[];
+};
+
+/** What the scheduler workflow gives a round: each rate-limited pool's budget of jobs. */
+export type PassInput = { budgets?: Record<string, number>; rateLimits?: Record<string, number> };
 
 function byPool<T extends { pool: string }>(rows: readonly T[]): Map<string, T[]> {
   const out = new Map<string, T[]>();
@@ -34,6 +46,16 @@ export function createSchedulerActivities(deps: ActivityDeps) {
    * restarted driver starts from an empty window, which only makes the bypass rarer for a while.
    */
   const recentStops = new Map<string, boolean[]>();
+
+  /** The limits the scheduler workflow holds, as a gauge per pool; removed limits disappear. */
+  let shownLimits: Record<string, number> = {};
+  function showRateLimits(limits: Record<string, number>): void {
+    const gauge = deps.metrics?.rateLimit;
+    if (!gauge) return;
+    for (const pool of Object.keys(shownLimits)) if (!(pool in limits)) gauge.remove({ pool });
+    for (const [pool, rate] of Object.entries(limits)) gauge.set({ pool }, rate);
+    shownLimits = limits;
+  }
 
   async function dispatch(d: Dispatch): Promise<boolean> {
     if (!d.address) return false;
@@ -66,9 +88,11 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     pool: string,
     demands: readonly PoolDemand[],
     instances: readonly SchedulableInstance[],
-  ): Promise<UserDecision[]> {
+    budget: number | undefined,
+  ): Promise<{ users: UserDecision[]; limited: boolean }> {
     const plan = planPool(demands, instances);
-    if (plan.budgets.size === 0) return [];
+    if (plan.budgets.size === 0) return { users: [], limited: false };
+    if (budget !== undefined && budget <= 0) return { users: [], limited: true };
     const alwaysRunUsers = new Set(demands.filter((d) => d.readyAlwaysRun > 0).map((d) => d.user));
     const queues = await candidateJobs(db, pool, plan.budgets, alwaysRunUsers);
     const round = selectCandidates({
@@ -79,7 +103,9 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     });
     recentStops.set(pool, round.recentStops);
     const reserved: Placement<CandidateJob>[] = [];
-    for (const p of round.placements) {
+    // The rate limit keeps the first placements, in the fair-share order the round chose.
+    const placements = budget === undefined ? round.placements : round.placements.slice(0, budget);
+    for (const p of placements) {
       // Conditional on the job still being schedulable: a job cancelled since it was read is
       // skipped here, never started.
       const ok = await reserveAttempt(db, {
@@ -92,7 +118,11 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       });
       if (ok) reserved.push(p);
     }
-    return summarizeRound(pool, plan, queues, reserved);
+    if (reserved.length > 0) {
+      deps.metrics?.jobsScheduled.inc({ pool }, reserved.length);
+      deps.metrics?.jobTransitions.inc({ from: 'Ready', to: 'Running' }, reserved.length);
+    }
+    return { users: summarizeRound(pool, plan, queues, reserved), limited: placements.length < round.placements.length };
   }
 
   return {
@@ -102,9 +132,13 @@ export function createSchedulerActivities(deps: ActivityDeps) {
      * database; then send every placed but unacknowledged attempt to its agent (including
      * those a crashed earlier round placed).
      */
-    async schedulePass(): Promise<PassResult> {
+    async schedulePass(input: PassInput = {}): Promise<PassResult> {
+      const endRound = deps.metrics?.schedulerRound.startTimer();
+      showRateLimits(input.rateLimits ?? {});
       const rows = await schedulableInstances(db);
       const users: UserDecision[] = [];
+      const limitedPools: string[] = [];
+      const scheduledByPool: Record<string, number> = {};
       if (rows.length > 0) {
         const instances = byPool(
           rows
@@ -121,7 +155,11 @@ export function createSchedulerActivities(deps: ActivityDeps) {
         for (const [pool, demands] of demand) {
           const poolInstances = instances.get(pool);
           if (!poolInstances) continue;
-          users.push(...(await schedulePool(pool, demands, poolInstances)));
+          const r = await schedulePool(pool, demands, poolInstances, input.budgets?.[pool]);
+          users.push(...r.users);
+          if (r.limited) limitedPools.push(pool);
+          const placed = r.users.reduce((n, u) => n + u.placed, 0);
+          if (placed > 0) scheduledByPool[pool] = placed;
         }
       }
       const scheduled = users.reduce((n, u) => n + u.placed, 0);
@@ -131,7 +169,8 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       const summary = { scheduled, dispatched, undispatched: pending.length - dispatched, users };
       if (scheduled > 0 || pending.length > 0) log.info('scheduling round', summary);
       else if (users.length > 0) log.debug('scheduling round', summary);
-      return { scheduled, dispatched, more: roundWantsMore(users), users };
+      endRound?.();
+      return { scheduled, dispatched, more: roundWantsMore(users), users, scheduledByPool, limitedPools };
     },
   };
 }

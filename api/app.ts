@@ -24,6 +24,9 @@ import { resourceRoutes } from './routes/resources';
 import { billingRoutes } from './routes/billing';
 import { poolRoutes } from './routes/pools';
 import { instanceAdminRoutes } from './routes/instance-admin';
+import { rateLimitRoutes } from './routes/rate-limits';
+import { metricsHandler } from './metrics';
+import { httpMetrics } from '../metrics/http';
 
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = router();
@@ -32,6 +35,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     c.set('services', services);
     await next();
   });
+  if (services.metrics) app.use('*', httpMetrics(services.metrics));
   app.use(
     '/api/*',
     bodyLimit({
@@ -43,6 +47,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   );
 
   app.get('/healthz', healthHandler);
+  // For Prometheus, not part of the published contract (see api/metrics.ts).
+  app.get('/metrics', metricsHandler);
 
   // Worker routes authenticate with instance tokens, never user tokens.
   app.route('/api/v1alpha', instanceRoutes());
@@ -60,6 +66,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   user.route('/', billingRoutes());
   user.route('/', poolRoutes());
   user.route('/', instanceAdminRoutes());
+  user.route('/', rateLimitRoutes());
   app.route('/api/v1alpha', user);
 
   const v2 = router();

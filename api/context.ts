@@ -5,6 +5,7 @@ import type { Logger } from '../cli/logger';
 import type { ObjectStore } from '../storage/object-store';
 import type { PoolDefinition } from '../domain/pools';
 import type { WorkflowGateway } from './workflow-gateway';
+import type { ApiMetrics } from '../metrics/registry';
 
 /** Everything a route may use, injected once when the app is built. */
 export type Services = {
@@ -14,6 +15,8 @@ export type Services = {
   objects: ObjectStore;
   pools: readonly PoolDefinition[];
   workflows: WorkflowGateway;
+  /** Request and SQL metrics, served at /metrics; absent in apps built without them. */
+  metrics?: ApiMetrics;
 };
 
 export type Caller = { username: string; isAdmin: boolean };

@@ -19,7 +19,9 @@ import {
   jobPokeSignal,
   jobWorkflowId,
   schedulerPokeSignal,
+  rateLimitsQuery,
   schedulerWorkflowId,
+  setRateLimitSignal,
   wakeBatchUpdate,
 } from '../workflows/definitions';
 
@@ -69,6 +71,19 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
       healthyUntil = 0;
       if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
       throw e;
+    }
+  }
+
+  /** A call the scheduler workflow must answer; no scheduler or no Temporal is a 503. */
+  async function schedulerCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, call);
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) throw new ApiError('unavailable', 'the scheduler is not running (no driver has started yet); try again shortly');
+      healthyUntil = 0;
+      if (!(await available())) throw new ApiError('unavailable', TEMPORAL_UNAVAILABLE);
+      // Temporal answers but the scheduler did not in time: no driver is polling, or all are busy.
+      throw new ApiError('unavailable', `the scheduler did not answer (${e instanceof Error ? e.name : 'error'}); is a driver running? try again shortly`);
     }
   }
 
@@ -132,6 +147,21 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           });
       }
       return schedulerPokePending;
+    },
+
+    /**
+     * Sets or removes a pool's rate limit: a signal to the scheduler workflow, which holds the
+     * limits (and carries them across continue-as-new). A signal rather than an Update: it is
+     * recorded at once even while the scheduler's worker is busy, and applies at its next round.
+     */
+    async setRateLimit(pool: string, jobsPerSecond: number | null): Promise<void> {
+      await schedulerCall(() =>
+        client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).signal(setRateLimitSignal, { pool, jobs_per_second: jobsPerSecond }),
+      );
+    },
+
+    async rateLimits(): Promise<Record<string, number>> {
+      return schedulerCall(() => client.workflow.getHandle(schedulerWorkflowId(opts.taskQueue)).query(rateLimitsQuery));
     },
 
     /**

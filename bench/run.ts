@@ -19,6 +19,7 @@ import { diagnose, startInfra, startService, type Executor, type Infra } from '.
 import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type Shape } from './submit';
 import { runBaseline, type BaselineResult } from './baseline';
 import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
+import { runLoadTest } from './load-test';
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -35,6 +36,7 @@ const USAGE = `usage: npm run bench -- [options]
   --only P               scheduler | service: run only that part (default both; the
                          scheduler part is one pure round, 100,000 jobs, 1,000 instances)
   --keep                 keep the bench data directory (.tmp/bench-<ts>) even on success
+  --scenario load-test   Hail's load test instead (rate-limit sweep; --help after it for its options)
 `;
 
 type Options = {
@@ -325,6 +327,16 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
 let failed = false;
 
 async function main(): Promise<number> {
+  // Scenarios with options of their own.
+  const argv = process.argv.slice(2);
+  const scenarioAt = argv.findIndex((a) => a === '--scenario' || a.startsWith('--scenario='));
+  if (scenarioAt >= 0) {
+    const name = argv[scenarioAt]!.includes('=') ? argv[scenarioAt]!.split('=')[1] : argv[scenarioAt + 1];
+    const rest = argv.filter((_, i) => i !== scenarioAt && (argv[scenarioAt]!.includes('=') || i !== scenarioAt + 1));
+    if (name === 'load-test') return runLoadTest(rest, (failure) => (failed = failure));
+    process.stderr.write(`unknown --scenario ${name} (known: load-test)\n`);
+    return 2;
+  }
   let opts: Options;
   try {
     opts = parseOptions(process.argv.slice(2));

@@ -40,7 +40,7 @@ export type Infra = {
   bundlePath: string;
 };
 
-export type Service = { url: string; config: Config; stop(): Promise<void> };
+export type Service = { url: string; driverMetricsUrl: string; config: Config; stop(): Promise<void> };
 
 const LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,15 +144,16 @@ export async function startInfra(opts: { dataDir: string; stamp: string; tempora
 /** API + driver + local agents for one executor; resolves once every agent is active. */
 export async function startService(
   infra: Infra,
-  opts: { executor: Executor; agents: number; cores: number },
+  opts: { executor: Executor; agents: number; cores: number; pools?: string },
 ): Promise<Service> {
   const env: Record<string, string> = {
     ...infra.env,
     HB_EXECUTOR: opts.executor,
-    HB_LOCAL_POOLS: `standard:${opts.agents}`,
+    HB_LOCAL_POOLS: opts.pools ?? `standard:${opts.agents}`,
     HB_AGENT_CORES: String(opts.cores),
     // Own task queue (and so own scheduler workflow) per executor run.
     HB_TASK_QUEUE: `bench-${opts.executor}`,
+    HB_DRIVER_METRICS_PORT: '0',
   };
   const config = loadConfig(env);
   const log = createLogger(config.logLevel, { proc: `bench-${opts.executor}` });
@@ -188,6 +189,7 @@ export async function startService(
 
   return {
     url: api.url,
+    driverMetricsUrl: driver.metricsUrl,
     config,
     async stop() {
       await stopDriver();

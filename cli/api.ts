@@ -13,6 +13,8 @@ import { seedResources } from '../db/queries/resources';
 import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
 import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
+import { createApiMetrics } from '../metrics/registry';
+import { instrumentDb } from '../metrics/sql';
 
 export type ApiServer = { url: string; port: number; stop(): Promise<void> };
 
@@ -21,8 +23,11 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
   // Submission rounds jobs against the stored pools; seed them if the driver has not yet.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
+  const metrics = createApiMetrics();
   const app = createApp({
-    db,
+    // Every statement a route runs is timed under its query function's name.
+    db: instrumentDb(db, metrics.sql),
+    metrics,
     config,
     log,
     objects: openObjectStore(config.objectStore),

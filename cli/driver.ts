@@ -26,8 +26,14 @@ import { seedResources } from '../db/queries/resources';
 import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
 import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
+import { createDriverMetrics } from '../metrics/registry';
+import { instrumentDb } from '../metrics/sql';
+import { activityMetricsInterceptor } from '../metrics/activities';
+import { startMetricsServer } from '../metrics/server';
+import { jobCountsByState } from '../db/queries/metrics';
 
-export type Driver = { stop(opts?: { deleteInstances?: boolean }): Promise<void> };
+/** `metricsUrl`: the driver's Prometheus endpoint. */
+export type Driver = { metricsUrl: string; stop(opts?: { deleteInstances?: boolean }): Promise<void> };
 
 /**
  * Starts one of the driver's long-running workflows unless it already runs: each exists once
@@ -90,8 +96,11 @@ export async function startDriver(deps: {
   /** Where agents reach the API, when not the configured URL. */
   apiUrl?: string;
 }): Promise<Driver> {
-  const { config, db, log, client } = deps;
+  const { config, log, client } = deps;
   installRuntime();
+  const metrics = createDriverMetrics(() => jobCountsByState(deps.db));
+  // Every statement the activities run is timed under its query function's name.
+  const db = instrumentDb(deps.db, metrics.sql);
   // Attempts are priced from the catalogue: it exists before the first job can start.
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
   // Rows that exist keep what an admin set; only missing pools are added.
@@ -103,17 +112,25 @@ export async function startDriver(deps: {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...(deps.workflowBundlePath ? { workflowBundle: { codePath: deps.workflowBundlePath } } : { workflowsPath }),
-    activities: createActivities({ db, config, log }, { driver: cloud, apiUrl: deps.apiUrl ?? config.api.url }),
+    activities: createActivities({ db, config, log, metrics }, { driver: cloud, apiUrl: deps.apiUrl ?? config.api.url }),
+    interceptors: { activity: [activityMetricsInterceptor(metrics)] },
     ...workerTuning,
+  });
+  const metricsServer = await startMetricsServer({
+    host: config.metrics.driverHost,
+    port: config.metrics.driverPort,
+    registry: metrics.registry,
+    ...(config.metrics.token ? { token: config.metrics.token } : {}),
   });
   const running = worker.run();
   await ensureScheduler(client, config);
   await ensureBillingLimits(client, config);
   await ensureCallbacks(client, config);
   await ensureAutoscaler(client, config);
-  log.info('driver started', { taskQueue: config.temporal.taskQueue });
+  log.info('driver started', { taskQueue: config.temporal.taskQueue, metrics: metricsServer.url });
 
   return {
+    metricsUrl: metricsServer.url,
     async stop(opts = {}) {
       const lifecycle = createInstanceLifecycle({ db, config, log }, cloud, deps.apiUrl ?? config.api.url);
       // Deleted while the worker still runs, so workflows can record what the agents' last
@@ -123,6 +140,7 @@ export async function startDriver(deps: {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
+      await metricsServer.stop();
       if (opts.deleteInstances) await lifecycle.deleteAll('service stopped');
     },
   };

@@ -51,6 +51,8 @@ export async function runLocal(): Promise<void> {
         '',
         `  Batch API       ${api.url}/api/v1alpha/batches`,
         `  Temporal Web UI ${temporal.uiUrl}`,
+        `  API metrics     ${api.url}/metrics (admin token)`,
+        `  Driver metrics  ${driver.metricsUrl}`,
         `  Dev user        ${dev.user} (billing project ${dev.billingProject})`,
         `  Token           ${dev.token}`,
         `  Credentials     ${credentialsPath(config.dataDir)}`,

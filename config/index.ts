@@ -25,6 +25,11 @@ const EnvSchema = z.object({
   /** URL agents and users reach the API at; derived from host and port when not set. */
   HB_API_URL: z.string().url().optional(),
   HB_BODY_LIMIT_BYTES: positiveInt.default(8 * 1024 * 1024),
+  /** The driver's metrics listener (GET /metrics); loopback unless Prometheus scrapes from elsewhere. */
+  HB_DRIVER_METRICS_HOST: z.string().default('127.0.0.1'),
+  HB_DRIVER_METRICS_PORT: port.default(5051),
+  /** Bearer token Prometheus presents for /metrics (API and driver); admins' tokens work on the API too. */
+  HB_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   HB_REGION: z.string().default('local'),
 
   HB_BATCH_WINDOW: positiveInt.max(1500).default(500),
@@ -180,6 +185,11 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       port: e.HB_API_PORT,
       url: apiUrl,
       bodyLimitBytes: e.HB_BODY_LIMIT_BYTES,
+    },
+    metrics: {
+      driverHost: e.HB_DRIVER_METRICS_HOST,
+      driverPort: e.HB_DRIVER_METRICS_PORT,
+      token: e.HB_METRICS_TOKEN,
     },
     driver: {
       batchWindow: e.HB_BATCH_WINDOW,

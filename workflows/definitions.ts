@@ -2,7 +2,7 @@
  * Names shared by workflows, the API and the CLI: workflow ids, signals and search attributes.
  * Workflow-safe (no I/O), so both sides of the wire import the same definitions.
  */
-import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
@@ -33,6 +33,15 @@ export const jobPokeSignal = defineSignal('poke');
 export const cancelJobSignal = defineSignal('cancelJob');
 /** New work or freed cores: run a scheduling round now. */
 export const schedulerPokeSignal = defineSignal('poke');
+/**
+ * Set (a number) or remove (null) a pool's rate limit, in jobs scheduled per second. Operators:
+ * `temporal workflow signal -w scheduler-<task queue> --name setRateLimit --input '{"pool": "standard", "jobs_per_second": 5}'`.
+ * A value that is not a valid limit is ignored.
+ */
+export type RateLimitChange = { pool: string; jobs_per_second: number | null };
+export const setRateLimitSignal = defineSignal<[RateLimitChange]>('setRateLimit');
+/** The limits in force: pool → jobs per second. */
+export const rateLimitsQuery = defineQuery<Record<string, number>>('rateLimits');
 
 export const BatchIdAttr = defineSearchAttributeKey('BatchId', 'KEYWORD');
 export const BatchUserAttr = defineSearchAttributeKey('BatchUser', 'KEYWORD');
@@ -66,7 +75,8 @@ export type BatchWorkflowInput = {
 };
 
 export type JobWorkflowInput = { batchId: number; jobId: number };
-export type SchedulerWorkflowInput = { intervalMs: number };
+/** `rateLimits` is carried across continue-as-new, which is how a limit survives restarts. */
+export type SchedulerWorkflowInput = { intervalMs: number; rateLimits?: Record<string, number> };
 export type BillingLimitsWorkflowInput = { intervalMs: number };
 
 /** One autoscaler per task queue: it owns the worker VMs of that deployment. */

@@ -61,6 +61,7 @@ it('starts, serves, stops cleanly and comes back with its history', async () => 
   const env = {
     HB_DATA_DIR: dataDir,
     HB_API_PORT: String(apiPort),
+    HB_DRIVER_METRICS_PORT: '0',
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     HB_TEMPORAL_UI_PORT: String(uiPort),
     HB_TEMPORAL_CLI: inject('temporalCliPath'),

@@ -42,6 +42,7 @@ beforeAll(async () => {
   env = {
     HB_DATA_DIR: dataDir,
     HB_API_PORT: String(await freePort()),
+    HB_DRIVER_METRICS_PORT: '0',
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     HB_TEMPORAL_UI_PORT: String(await freePort()),
     HB_TEMPORAL_CLI: inject('temporalCliPath'),

@@ -64,6 +64,7 @@ export async function startProcessService(opts: {
     HB_TASK_QUEUE: uniqueTaskQueue(opts.name),
     HB_API_PORT: String(port),
     HB_API_URL: `http://127.0.0.1:${port}`,
+    HB_DRIVER_METRICS_PORT: '0',
     HB_EXECUTOR: opts.executor,
     HB_LOCAL_POOLS: opts.pools,
     HB_AGENT_CORES: '4',

@@ -32,6 +32,8 @@ export type ServiceOptions = {
 
 export type TestService = {
   url: string;
+  /** The driver's Prometheus endpoint. */
+  driverMetricsUrl: string;
   token: string;
   user: string;
   billingProject: string;
@@ -66,6 +68,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     TEMPORAL_NAMESPACE: temporal.namespace,
     HB_TASK_QUEUE: uniqueTaskQueue(opts.name),
     HB_API_PORT: '0',
+    HB_DRIVER_METRICS_PORT: '0',
     HB_EXECUTOR: opts.executor ?? 'process',
     HB_LOCAL_POOLS: opts.pools ?? 'standard:2',
     HB_AGENT_CORES: String(opts.coresPerAgent ?? 4),
@@ -94,6 +97,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
 
   const service: TestService = {
     url: api.url,
+    driverMetricsUrl: driver.metricsUrl,
     token: '',
     user: 'alice',
     billingProject: 'test',
