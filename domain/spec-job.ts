@@ -2,13 +2,13 @@
  * One wire JobSpec (hail-batch-api §2) into the normalized JobSpec. The bunch-level rules
  * (contiguous ids) live in spec.ts; this file knows the fields of a single job.
  */
-import { SpecError, showValue } from './errors';
+import { SpecError, UnsatisfiableError, showValue } from './errors';
 import type { CloudfuseMount, FileTransfer, JobSpec, NormalizedResources, ProcessSpec, SecretMount } from './job-spec';
 import { parseImageRef } from './image-ref';
 import { MAX_NAME_LENGTH, MAX_REGIONS, MAX_TIMEOUT_SECONDS, MAX_URL_LENGTH } from './limits';
 import { parseBucketName, parseIoPath, parseMountPath } from './mounts';
 import { choosePool, type PoolDefinition, type ResourceRequest } from './pools';
-import { parseCpu, parseMemory, parseStorageGib } from './resources';
+import { MEMORY_KEYWORDS, SIZE_PATTERN, parseCpu, parseMemory, parseStorageGib, type MemoryRequest } from './resources';
 import {
   fieldPath,
   isPlainObject,
@@ -83,38 +83,90 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
   };
 }
 
+/** A request value as Hail's resource messages show it: bare, cut short. */
+function shownRequest(value: unknown): string {
+  const text = typeof value === 'string' ? value : value === undefined || value === null ? 'None' : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * The job's resources and its pool. Invalid cpu or memory and requests no worker can run are
+ * worded as Hail words them ("bad resource request for job …", "resource requests for job …
+ * are unsatisfiable: …"), since Hail's clients and tests match those texts.
+ */
 function parseResources(
   value: unknown,
   field: string,
   pools: readonly PoolDefinition[],
+  jobId: number,
 ): { resources: NormalizedResources; pool: string } {
   const keys = ['cpu', 'memory', 'storage', 'machine_type', 'preemptible'];
   const obj = value === undefined ? {} : readObject(value, field, keys);
   const cpu = optional(obj, 'cpu');
   const memory = optional(obj, 'memory');
+  const storage = optional(obj, 'storage') ?? JOB_DEFAULTS.storage;
   const machineType = readOptional(obj, field, 'machine_type', name, null);
+  const preemptible = readOptional(obj, field, 'preemptible', readBoolean, JOB_DEFAULTS.preemptible);
   if (machineType !== null && (cpu !== undefined || memory !== undefined)) {
     throw new SpecError(`${field}.machine_type`, 'machine_type cannot be combined with cpu or memory');
   }
+  const unsatisfiable = (at: string, why: string) =>
+    new SpecError(
+      at,
+      `resource requests for job ${jobId} are unsatisfiable: ` +
+        `cpu=${machineType === null ? shownRequest(cpu ?? JOB_DEFAULTS.cpu) : 'None'}, ` +
+        `memory=${machineType === null ? shownRequest(memory ?? JOB_DEFAULTS.memory) : 'None'}, ` +
+        `storage=${shownRequest(storage)}, preemptible=${preemptible ? 'True' : 'False'}, ` +
+        `machine_type=${shownRequest(machineType)} (${why})`,
+    );
+  const fits = <T>(parse: () => T): T => {
+    try {
+      return parse();
+    } catch (e) {
+      throw e instanceof UnsatisfiableError ? unsatisfiable(e.field, e.why) : e;
+    }
+  };
   const request: ResourceRequest =
     machineType !== null
       ? { machine_type: machineType }
-      : {
-          cores_mcpu: parseCpu(cpu ?? JOB_DEFAULTS.cpu, `${field}.cpu`),
-          memory: parseMemory(memory ?? JOB_DEFAULTS.memory, `${field}.memory`),
-        };
-  const storageGib = parseStorageGib(optional(obj, 'storage') ?? JOB_DEFAULTS.storage, `${field}.storage`);
-  const choice = choosePool(request, pools, field);
+      : { cores_mcpu: readCpu(cpu, `${field}.cpu`, jobId), memory: readMemory(memory, `${field}.memory`) };
+  const storageGib = fits(() => parseStorageGib(storage, `${field}.storage`));
+  const choice = fits(() => choosePool(request, pools, field));
   return {
     pool: choice.pool,
     resources: {
       cores_mcpu: choice.cores_mcpu,
       memory_bytes: choice.memory_bytes,
       storage_gib: storageGib,
-      preemptible: readOptional(obj, field, 'preemptible', readBoolean, JOB_DEFAULTS.preemptible),
+      preemptible,
       machine_type: machineType,
     },
   };
+}
+
+function readCpu(cpu: unknown, field: string, jobId: number): number {
+  try {
+    return parseCpu(cpu ?? JOB_DEFAULTS.cpu, field);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    throw new SpecError(
+      field,
+      `bad resource request for job ${jobId}: cpu must be a power of two with a min of 0.25; found ${shownRequest(cpu)}.`,
+    );
+  }
+}
+
+/** Hail's validator reports a bad memory as failing both of its forms; its clients match that text. */
+function readMemory(memory: unknown, field: string): MemoryRequest {
+  try {
+    return parseMemory(memory ?? JOB_DEFAULTS.memory, field);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    throw new SpecError(
+      field,
+      `${e.detail}: ${field} must match regex: ${SIZE_PATTERN.source} or ${field} must be one of: ${MEMORY_KEYWORDS.join(', ')}`,
+    );
+  }
 }
 
 /** Absolute parent ids, in the order given; every parent must come before the job itself. */
@@ -268,7 +320,7 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
   checkJobId(inUpdateId, at('job_id'), ctx, expectedJobId);
   const jobId = ctx.startJobId + inUpdateId - 1;
   const processSpec = parseProcess(obj.process, at('process'));
-  const { resources, pool } = parseResources(optional(obj, 'resources'), at('resources'), ctx.pools);
+  const { resources, pool } = parseResources(optional(obj, 'resources'), at('resources'), ctx.pools, jobId);
 
   const spec: JobSpec = {
     job_id: jobId,
