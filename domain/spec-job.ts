@@ -74,7 +74,11 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
     throw new SpecError(`${field}.type`, `unknown process type ${showValue(obj.type)}; expected docker`);
   }
   if (readOptional(obj, field, 'mount_docker_socket', readBoolean, false)) {
-    throw new SpecError(`${field}.mount_docker_socket`, 'mounting the docker socket is not supported');
+    // Hail's own text, which its tests and old clients look for.
+    throw new SpecError(
+      `${field}.mount_docker_socket`,
+      'mount_docker_socket is no longer supported but was set to True in request. Please upgrade.',
+    );
   }
   return {
     type: 'docker',
@@ -355,15 +359,18 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
     secrets: read('secrets', (v, f) => readList(v, f, parseSecret), undefined),
     service_account: read('service_account', parseServiceAccount, undefined),
   };
+  // Refused with Hail's texts ("unauthorized network private", …), which its clients match.
+  const firstSecret = extras.secrets?.[0];
+  const sa = extras.service_account;
   const privileged: [key: string, used: boolean, what: string][] = [
-    ['network', extras.network === 'private', "network 'private'"],
-    ['unconfined', extras.unconfined === true, 'unconfined'],
-    ['secrets', (extras.secrets?.length ?? 0) > 0, 'mounting secrets'],
-    ['service_account', extras.service_account !== undefined, 'a service account'],
+    ['network', extras.network === 'private', 'unauthorized network private'],
+    ['unconfined', extras.unconfined === true, 'unauthorized use of unconfined=True'],
+    ['secrets', firstSecret !== undefined, `unauthorized secret (${firstSecret?.namespace}, ${firstSecret?.name})`],
+    ['service_account', sa !== undefined, `unauthorized service account (${sa?.namespace}, ${sa?.name})`],
   ];
   for (const [key, used, what] of privileged) {
     if (used && ctx.user !== CI_USER) {
-      throw new SpecError(at(key), `${what} is only allowed for the ci user, not ${showValue(ctx.user)}`);
+      throw new SpecError(at(key), `${what} for user ${showValue(ctx.user)}: only the ci user may use it`);
     }
   }
   // The extras are stored only when given, to keep stored specs small.

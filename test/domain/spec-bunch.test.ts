@@ -100,7 +100,9 @@ describe('process', () => {
 
   it('allows mount_docker_socket only when false', () => {
     expect(one({ process: { ...docker, mount_docker_socket: false } }).process.image).toBe('ubuntu:24.04');
-    expect(() => one({ process: { ...docker, mount_docker_socket: true } })).toThrow(/docker socket is not supported/);
+    expect(() => one({ process: { ...docker, mount_docker_socket: true } })).toThrow(
+      'bunch[0].process.mount_docker_socket: mount_docker_socket is no longer supported but was set to True in request. Please upgrade.',
+    );
   });
 });
 
