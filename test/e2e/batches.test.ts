@@ -67,6 +67,10 @@ describe('a DAG of containers', () => {
     expect(detail.state).toBe('Failed');
     expect(detail.status.container_statuses.main.container_status.exit_code).toBe(3);
     expect(detail.spec.process.image).toBe('hail-batch-busybox:latest');
+    // Hail's shape: `attributes` only on a job that has some.
+    expect(detail).not.toHaveProperty('attributes');
+    const five = (await (await s.api(`/api/v1alpha/batches/${id}/jobs/5`)).json()) as Record<string, any>;
+    expect(five.attributes).toEqual({ name: 'five' });
 
     const attempts = (await (await s.api(`/api/v1alpha/batches/${id}/jobs/1/attempts`)).json()) as Record<string, unknown>[];
     expect(attempts).toHaveLength(1);
