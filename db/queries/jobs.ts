@@ -244,10 +244,12 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
 export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
-    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
+    // As Hail, a batch that has no work left (none yet, or all done) is marked cancelled too:
+    // it takes no more updates afterwards.
     await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
     // Cancelling the root group cancels every group below it.
     await tx.update(jobGroups).set({ cancelled: true }).where(eq(jobGroups.batchId, batchId));
+    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: !batch.cancelled };
     await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
     const victims = await tx
       .update(jobs)
