@@ -46,7 +46,8 @@ export function jobDetailJson(j: JobRow, b: BatchRow, status: unknown, cost: Cos
     status: status ?? null,
     spec: j.spec,
     inst_coll: j.pool,
-    attributes: j.attributes,
+    // As Hail: a job without attributes has no `attributes` key (its clients test for the key).
+    ...(Object.keys(j.attributes).length > 0 ? { attributes: j.attributes } : {}),
     n_attempts: j.nAttempts,
   };
 }

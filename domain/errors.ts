@@ -17,6 +17,21 @@ export class SpecError extends Error {
   }
 }
 
+/**
+ * A valid request no worker can run (too many cores, too much memory or storage). The job
+ * parser rewords it as Hail's "resource requests for job … are unsatisfiable", which Hail's
+ * clients match; `why` is what was too much.
+ */
+export class UnsatisfiableError extends SpecError {
+  constructor(
+    field: string,
+    public readonly why: string,
+  ) {
+    super(field, `resource request is unsatisfiable: ${why}`);
+    this.name = 'UnsatisfiableError';
+  }
+}
+
 /** Renders a user's value for an error message: strings in quotes, the rest as JSON, cut short. */
 export function showValue(value: unknown): string {
   let text: string;

@@ -7,6 +7,14 @@ import { deriveJobGroupState } from './job-group-tree';
 import { isoTime } from './time';
 import { NO_COST, type CostSummary } from './billing-catalogue';
 
+/**
+ * Hail's group body has `attributes` only when there are some, and no
+ * cancel_after_n_failures; its clients and callback receivers compare the body key for key.
+ */
+function withAttributes(attributes: Record<string, string>): { attributes?: Record<string, string> } {
+  return Object.keys(attributes).length > 0 ? { attributes } : {};
+}
+
 /** The stored facts of a job group the JSON is made of (a `job_groups` row has them all). */
 export type JobGroupFacts = ProgressFacts & { batchId: number; jobGroupId: number };
 
@@ -27,8 +35,7 @@ export function jobGroupJson(g: JobGroupFacts, cost: CostSummary = NO_COST) {
     duration: complete && g.timeCompleted !== null ? g.timeCompleted - g.timeCreated : null,
     cost: cost.cost,
     cost_breakdown: cost.cost_breakdown,
-    attributes: g.attributes,
-    cancel_after_n_failures: g.cancelAfterNFailures,
+    ...withAttributes(g.attributes),
   };
 }
 
@@ -50,7 +57,6 @@ export function rootJobGroupJson(b: BatchFacts, cost: CostSummary = NO_COST) {
     duration: j.duration,
     cost: j.cost,
     cost_breakdown: j.cost_breakdown,
-    attributes: j.attributes,
-    cancel_after_n_failures: j.cancel_after_n_failures,
+    ...withAttributes(j.attributes),
   };
 }

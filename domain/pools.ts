@@ -3,7 +3,7 @@
  * A job's slot is always a power-of-two multiple of a quarter core with memory in the
  * pool's fixed ratio, so any mix of jobs packs a worker without stranding cores.
  */
-import { SpecError } from './errors';
+import { SpecError, UnsatisfiableError } from './errors';
 import { MIB, MIN_CORES_MCPU, roundUpCoresMcpu, type MemoryKeyword, type MemoryRequest } from './resources';
 
 export const WORKER_TYPES = ['highcpu', 'standard', 'highmem'] as const;
@@ -112,15 +112,13 @@ export function choosePool(
     const workerType = KEYWORD_WORKER_TYPE[memory.keyword];
     const pool = pools.find((p) => p.worker_type === workerType);
     if (!pool) {
-      const why = `no ${workerType} pool`;
-      throw new SpecError(field, `resource request ${describeRequest(request)} is unsatisfiable: ${why}`);
+      throw new UnsatisfiableError(field, `${describeRequest(request)}: no ${workerType} pool`);
     }
     const choice = fitToPool(pool, cores_mcpu, 0);
     if (!choice) {
-      throw new SpecError(
+      throw new UnsatisfiableError(
         field,
-        `resource request ${describeRequest(request)} is unsatisfiable: ` +
-          `workers in pool ${pool.name} have ${pool.worker_cores} cores`,
+        `${describeRequest(request)}: workers in pool ${pool.name} have ${pool.worker_cores} cores`,
       );
     }
     return choice;
@@ -134,10 +132,9 @@ export function choosePool(
   }
   if (!best) {
     const largest = Math.max(0, ...pools.map((p) => p.worker_cores));
-    throw new SpecError(
+    throw new UnsatisfiableError(
       field,
-      `resource request ${describeRequest(request)} is unsatisfiable: ` +
-        `it needs more than the ${largest} cores of the largest worker`,
+      `${describeRequest(request)} needs more than the ${largest} cores of the largest worker`,
     );
   }
   return best.choice;

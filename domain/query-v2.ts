@@ -41,6 +41,14 @@ const EXACT_OPS = ['=', '==', '!='];
 const MATCH_OPS = ['=', '==', '!=', '=~', '!~'];
 const COMPARISON_OPS = ['=', '==', '!=', '<', '<=', '>', '>='];
 
+/**
+ * A word of the query as Hail's messages show it (bare, since its clients match on the
+ * wording), cut short so a huge query does not come back whole in the error.
+ */
+function shown(word: string): string {
+  return word.length > 60 ? `${word.slice(0, 57)}...` : word;
+}
+
 type Statement = { kind: 'word'; word: string } | { kind: 'clause'; key: string; op: string; value: string };
 
 /** Pads the first operator found with spaces, then splits on whitespace, as Hail does. */
@@ -54,23 +62,22 @@ function splitLine(line: string): Statement {
   if (tokens.length === 3 && key !== undefined && op !== undefined && value !== undefined) {
     return { kind: 'clause', key, op, value };
   }
-  throw new SpecError(FIELD, `could not parse term "${line.trim()}"; expected "key op value" or a single word`);
+  throw new SpecError(FIELD, `could not parse term "${shown(line.trim())}"`);
 }
 
 function keyword(word: string): KeywordClause {
   if (word.startsWith('"')) {
-    if (word.length < 3 || !word.endsWith('"')) {
-      throw new SpecError(FIELD, `could not parse term ${word}; a quoted word needs a closing quote and some text`);
-    }
+    if (word.length < 3) throw new SpecError(FIELD, `expected a string of minimum length 3. Found ${shown(word)}`);
+    if (!word.endsWith('"')) throw new SpecError(FIELD, `expected the last character of the string to be '"'`);
     return { kind: 'keyword', text: word.slice(1, -1), exact: true };
   }
-  if (word.endsWith('"')) throw new SpecError(FIELD, `could not parse term ${word}; it ends with a stray quote`);
+  if (word.endsWith('"')) throw new SpecError(FIELD, `expected the last character of the string to not be '"'`);
   return { kind: 'keyword', text: word, exact: false };
 }
 
 function operator<T extends string>(key: string, op: string, allowed: readonly string[]): T {
   if (!allowed.includes(op)) {
-    throw new SpecError(FIELD, `unexpected operator "${op}" for ${key}; expected one of ${allowed.join(' ')}`);
+    throw new SpecError(FIELD, `unexpected operator "${shown(op)}" expected one of ${allowed.join(' ')} (for ${shown(key)})`);
   }
   return (op === '==' ? '=' : op) as T;
 }
@@ -82,7 +89,7 @@ const compare = (key: string, op: string) => operator<ComparisonOp>(key, op, COM
 /** A whole number within what the compared column holds (ids and exit codes are int4; batch ids bigint). */
 function integer(key: string, text: string, min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^[+-]?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new SpecError(FIELD, `${key} expects a whole number, found ${showValue(text)}`);
+    throw new SpecError(FIELD, `expected int, but found ${shown(text)} (for ${key})`);
   }
   const n = Number(text);
   if (n < min || n > max) throw new SpecError(FIELD, `${key} must be between ${min} and ${max}, found ${showValue(text)}`);
@@ -91,7 +98,7 @@ function integer(key: string, text: string, min = -Number.MAX_SAFE_INTEGER, max 
 
 function decimal(key: string, text: string): number {
   const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
-  if (!Number.isFinite(n)) throw new SpecError(FIELD, `${key} expects a number, found ${showValue(text)}`);
+  if (!Number.isFinite(n)) throw new SpecError(FIELD, `expected float, but found ${shown(text)} (for ${key})`);
   return n;
 }
 
@@ -107,14 +114,14 @@ function time(key: string, text: string): number {
   if (ms === null) {
     throw new SpecError(
       FIELD,
-      `${key} expects a date-time with a time zone, like 2026-01-02T03:04:05Z, found ${showValue(text)}`,
+      `expected date, but found ${shown(text)} (for ${key}: a date-time with a time zone, like 2026-01-02T03:04:05Z)`,
     );
   }
   return ms;
 }
 
 function unknownState(text: string, states: readonly string[]): SpecError {
-  return new SpecError(FIELD, `unknown state "${text}"; expected one of ${states.join(', ')}`);
+  return new SpecError(FIELD, `unknown state "${shown(text)}"; expected one of ${states.join(', ')}`);
 }
 
 /** Clauses batch and job queries spell the same way. */

@@ -2,7 +2,7 @@
  * Resource requests as Hail spells them (cpu `0.25`/`250m`, memory `7Gi`/`standard`, storage
  * `10Gi`) turned into exact integers, plus the rounding every pool applies.
  */
-import { SpecError, showValue } from './errors';
+import { SpecError, UnsatisfiableError, showValue } from './errors';
 
 export const MEMORY_KEYWORDS = ['lowmem', 'standard', 'highmem'] as const;
 export type MemoryKeyword = (typeof MEMORY_KEYWORDS)[number];
@@ -17,7 +17,8 @@ export const MIB = 1024 ** 2;
 export const MAX_STORAGE_GIB = 64 * 1024;
 
 const CPU_PATTERN = /^\+?((?:\d*\.)?\d+)(m)?$/;
-const SIZE_PATTERN = /^\+?((?:\d*\.)?\d+)(?:([kKMGTP])(i)?)?(B)?$/;
+/** A size as Kubernetes writes it (the memory and storage grammar). */
+export const SIZE_PATTERN = /^\+?((?:\d*\.)?\d+)(?:([kKMGTP])(i)?)?(B)?$/;
 
 const DECIMAL: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
 const BINARY: Record<string, number> = { k: 1024, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
@@ -99,12 +100,16 @@ export function parseMemory(value: unknown, field: string): MemoryRequest {
 /** Extra storage in whole GiB, rounded up; 0 means none. */
 export function parseStorageGib(value: unknown, field: string): number {
   const bytes = parseSizeBytes(value);
+  // A well-formed size past 2^53 bytes is a valid request that no disk holds, as in Hail.
+  if (bytes === null && typeof value === 'string' && SIZE_PATTERN.test(value.trim())) {
+    throw new UnsatisfiableError(field, `storage ${showValue(value)} is more than the maximum of ${MAX_STORAGE_GIB / 1024}Ti`);
+  }
   if (bytes === null) {
     throw new SpecError(field, `invalid storage ${showValue(value)}; expected a size like 10Gi, 500Mi or 20G`);
   }
   const gib = Math.ceil(bytes / GIB);
   if (gib > MAX_STORAGE_GIB) {
-    throw new SpecError(field, `storage ${showValue(value)} is more than the maximum of ${MAX_STORAGE_GIB / 1024}Ti`);
+    throw new UnsatisfiableError(field, `storage ${showValue(value)} is more than the maximum of ${MAX_STORAGE_GIB / 1024}Ti`);
   }
   return gib;
 }

@@ -2,13 +2,13 @@
  * One wire JobSpec (hail-batch-api §2) into the normalized JobSpec. The bunch-level rules
  * (contiguous ids) live in spec.ts; this file knows the fields of a single job.
  */
-import { SpecError, showValue } from './errors';
+import { SpecError, UnsatisfiableError, showValue } from './errors';
 import type { CloudfuseMount, FileTransfer, JobSpec, NormalizedResources, ProcessSpec, SecretMount } from './job-spec';
 import { parseImageRef } from './image-ref';
 import { MAX_NAME_LENGTH, MAX_REGIONS, MAX_TIMEOUT_SECONDS, MAX_URL_LENGTH } from './limits';
 import { parseBucketName, parseIoPath, parseMountPath } from './mounts';
 import { choosePool, type PoolDefinition, type ResourceRequest } from './pools';
-import { parseCpu, parseMemory, parseStorageGib } from './resources';
+import { MEMORY_KEYWORDS, SIZE_PATTERN, parseCpu, parseMemory, parseStorageGib, type MemoryRequest } from './resources';
 import {
   fieldPath,
   isPlainObject,
@@ -74,7 +74,11 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
     throw new SpecError(`${field}.type`, `unknown process type ${showValue(obj.type)}; expected docker`);
   }
   if (readOptional(obj, field, 'mount_docker_socket', readBoolean, false)) {
-    throw new SpecError(`${field}.mount_docker_socket`, 'mounting the docker socket is not supported');
+    // Hail's own text, which its tests and old clients look for.
+    throw new SpecError(
+      `${field}.mount_docker_socket`,
+      'mount_docker_socket is no longer supported but was set to True in request. Please upgrade.',
+    );
   }
   return {
     type: 'docker',
@@ -83,38 +87,90 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
   };
 }
 
+/** A request value as Hail's resource messages show it: bare, cut short. */
+function shownRequest(value: unknown): string {
+  const text = typeof value === 'string' ? value : value === undefined || value === null ? 'None' : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * The job's resources and its pool. Invalid cpu or memory and requests no worker can run are
+ * worded as Hail words them ("bad resource request for job …", "resource requests for job …
+ * are unsatisfiable: …"), since Hail's clients and tests match those texts.
+ */
 function parseResources(
   value: unknown,
   field: string,
   pools: readonly PoolDefinition[],
+  jobId: number,
 ): { resources: NormalizedResources; pool: string } {
   const keys = ['cpu', 'memory', 'storage', 'machine_type', 'preemptible'];
   const obj = value === undefined ? {} : readObject(value, field, keys);
   const cpu = optional(obj, 'cpu');
   const memory = optional(obj, 'memory');
+  const storage = optional(obj, 'storage') ?? JOB_DEFAULTS.storage;
   const machineType = readOptional(obj, field, 'machine_type', name, null);
+  const preemptible = readOptional(obj, field, 'preemptible', readBoolean, JOB_DEFAULTS.preemptible);
   if (machineType !== null && (cpu !== undefined || memory !== undefined)) {
     throw new SpecError(`${field}.machine_type`, 'machine_type cannot be combined with cpu or memory');
   }
+  const unsatisfiable = (at: string, why: string) =>
+    new SpecError(
+      at,
+      `resource requests for job ${jobId} are unsatisfiable: ` +
+        `cpu=${machineType === null ? shownRequest(cpu ?? JOB_DEFAULTS.cpu) : 'None'}, ` +
+        `memory=${machineType === null ? shownRequest(memory ?? JOB_DEFAULTS.memory) : 'None'}, ` +
+        `storage=${shownRequest(storage)}, preemptible=${preemptible ? 'True' : 'False'}, ` +
+        `machine_type=${shownRequest(machineType)} (${why})`,
+    );
+  const fits = <T>(parse: () => T): T => {
+    try {
+      return parse();
+    } catch (e) {
+      throw e instanceof UnsatisfiableError ? unsatisfiable(e.field, e.why) : e;
+    }
+  };
   const request: ResourceRequest =
     machineType !== null
       ? { machine_type: machineType }
-      : {
-          cores_mcpu: parseCpu(cpu ?? JOB_DEFAULTS.cpu, `${field}.cpu`),
-          memory: parseMemory(memory ?? JOB_DEFAULTS.memory, `${field}.memory`),
-        };
-  const storageGib = parseStorageGib(optional(obj, 'storage') ?? JOB_DEFAULTS.storage, `${field}.storage`);
-  const choice = choosePool(request, pools, field);
+      : { cores_mcpu: readCpu(cpu, `${field}.cpu`, jobId), memory: readMemory(memory, `${field}.memory`) };
+  const storageGib = fits(() => parseStorageGib(storage, `${field}.storage`));
+  const choice = fits(() => choosePool(request, pools, field));
   return {
     pool: choice.pool,
     resources: {
       cores_mcpu: choice.cores_mcpu,
       memory_bytes: choice.memory_bytes,
       storage_gib: storageGib,
-      preemptible: readOptional(obj, field, 'preemptible', readBoolean, JOB_DEFAULTS.preemptible),
+      preemptible,
       machine_type: machineType,
     },
   };
+}
+
+function readCpu(cpu: unknown, field: string, jobId: number): number {
+  try {
+    return parseCpu(cpu ?? JOB_DEFAULTS.cpu, field);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    throw new SpecError(
+      field,
+      `bad resource request for job ${jobId}: cpu must be a power of two with a min of 0.25; found ${shownRequest(cpu)}.`,
+    );
+  }
+}
+
+/** Hail's validator reports a bad memory as failing both of its forms; its clients match that text. */
+function readMemory(memory: unknown, field: string): MemoryRequest {
+  try {
+    return parseMemory(memory ?? JOB_DEFAULTS.memory, field);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    throw new SpecError(
+      field,
+      `${e.detail}: ${field} must match regex: ${SIZE_PATTERN.source} or ${field} must be one of: ${MEMORY_KEYWORDS.join(', ')}`,
+    );
+  }
 }
 
 /** Absolute parent ids, in the order given; every parent must come before the job itself. */
@@ -268,7 +324,7 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
   checkJobId(inUpdateId, at('job_id'), ctx, expectedJobId);
   const jobId = ctx.startJobId + inUpdateId - 1;
   const processSpec = parseProcess(obj.process, at('process'));
-  const { resources, pool } = parseResources(optional(obj, 'resources'), at('resources'), ctx.pools);
+  const { resources, pool } = parseResources(optional(obj, 'resources'), at('resources'), ctx.pools, jobId);
 
   const spec: JobSpec = {
     job_id: jobId,
@@ -303,15 +359,18 @@ export function parseJob(value: unknown, path: string, ctx: BunchContext, expect
     secrets: read('secrets', (v, f) => readList(v, f, parseSecret), undefined),
     service_account: read('service_account', parseServiceAccount, undefined),
   };
+  // Refused with Hail's texts ("unauthorized network private", …), which its clients match.
+  const firstSecret = extras.secrets?.[0];
+  const sa = extras.service_account;
   const privileged: [key: string, used: boolean, what: string][] = [
-    ['network', extras.network === 'private', "network 'private'"],
-    ['unconfined', extras.unconfined === true, 'unconfined'],
-    ['secrets', (extras.secrets?.length ?? 0) > 0, 'mounting secrets'],
-    ['service_account', extras.service_account !== undefined, 'a service account'],
+    ['network', extras.network === 'private', 'unauthorized network private'],
+    ['unconfined', extras.unconfined === true, 'unauthorized use of unconfined=True'],
+    ['secrets', firstSecret !== undefined, `unauthorized secret (${firstSecret?.namespace}, ${firstSecret?.name})`],
+    ['service_account', sa !== undefined, `unauthorized service account (${sa?.namespace}, ${sa?.name})`],
   ];
   for (const [key, used, what] of privileged) {
     if (used && ctx.user !== CI_USER) {
-      throw new SpecError(at(key), `${what} is only allowed for the ci user, not ${showValue(ctx.user)}`);
+      throw new SpecError(at(key), `${what} for user ${showValue(ctx.user)}: only the ci user may use it`);
     }
   }
   // The extras are stored only when given, to keep stored specs small.

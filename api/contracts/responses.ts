@@ -67,7 +67,7 @@ export const JobDetail = JobEntry.extend({
   status: z.unknown().openapi({ description: "the current attempt's status document, or null" }),
   spec: z.record(z.string(), z.unknown()).openapi({ description: 'the normalized job spec' }),
   inst_coll: z.string(),
-  attributes: z.record(z.string(), z.string()),
+  attributes: z.record(z.string(), z.string()).optional().openapi({ description: 'absent when the job has none' }),
   n_attempts: z.int(),
 }).openapi('Job');
 

@@ -41,8 +41,7 @@ const JobGroup = z
     duration: z.number().nullable(),
     cost: z.number(),
     cost_breakdown: CostBreakdown,
-    attributes: z.record(z.string(), z.string()),
-    cancel_after_n_failures: z.int().nullable(),
+    attributes: z.record(z.string(), z.string()).optional().openapi({ description: 'absent when the group has none' }),
   })
   .openapi('JobGroup');
 

@@ -4,8 +4,8 @@
  * the batch was cancelled) and it is not always_run. A Cancelled child completes in turn, so
  * the walk repeats level by level. Set-based, so a level of any width is one statement.
  */
-import { and, eq, sql } from 'drizzle-orm';
-import { batches, batchUpdates } from '../schema';
+import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import { batches, batchUpdates, jobGroups, jobs } from '../schema';
 import { rawRows, type Tx } from '../client';
 import { intArray } from './sql-util';
 import { enqueueCallback } from './callbacks';
@@ -178,6 +178,40 @@ async function rollUpToGroups(tx: Tx, batchId: number, jobIds: readonly number[]
   };
 }
 
+/** True when the batch is not cancelled and its failures, with `newFailures` not yet counted, reach its cancel_after_n_failures. */
+async function batchPastFailures(tx: Tx, batchId: number, newFailures: number): Promise<boolean> {
+  const rows = await rawRows<{ over: boolean }>(
+    tx,
+    sql`SELECT NOT cancelled AND cancel_after_n_failures IS NOT NULL
+               AND n_failed + ${newFailures}::int >= cancel_after_n_failures AS over
+          FROM batches WHERE id = ${batchId}`,
+  );
+  return rows[0]?.over === true;
+}
+
+/**
+ * Cancels a whole batch in `tx`: flags the batch, every group and every incomplete job, and
+ * completes as Cancelled the Ready jobs no workflow owns yet (counted in `delta`, children
+ * released). Owned jobs are stopped by their workflows, which see the batch's flag.
+ */
+export async function cancelBatchRows(tx: Tx, batchId: number, now: number, delta: CountDelta): Promise<void> {
+  await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
+  // Cancelling the root group cancels every group below it.
+  await tx.update(jobGroups).set({ cancelled: true }).where(eq(jobGroups.batchId, batchId));
+  await tx
+    .update(jobs)
+    .set({ cancelled: true })
+    .where(and(eq(jobs.batchId, batchId), notInArray(jobs.state, ['Cancelled', 'Error', 'Failed', 'Success'])));
+  const victims = await tx
+    .update(jobs)
+    .set({ state: 'Cancelled', endTime: now })
+    .where(and(eq(jobs.batchId, batchId), eq(jobs.state, 'Ready'), isNull(jobs.launchToken), eq(jobs.alwaysRun, false)))
+    .returning({ jobId: jobs.jobId });
+  const ids = victims.map((v) => v.jobId);
+  countState(delta, 'Cancelled', ids);
+  await releaseChildren(tx, batchId, ids, ids, now, delta);
+}
+
 /**
  * Applies completion counters; marks the batch complete when every committed job is, and
  * records its callback (if any) in the same transaction.
@@ -192,6 +226,8 @@ export async function applyCounts(tx: Tx, batchId: number, delta: CountDelta, no
     await enqueueJobGroupCallbacks(tx, batchId, completed, now);
     const more = emptyDelta();
     await cancelGroupSubtrees(tx, batchId, overFailed, now, more);
+    // The batch is job group 0: its own cancel_after_n_failures cancels all of it, as Hail.
+    if (delta.failed > 0 && (await batchPastFailures(tx, batchId, delta.failed))) await cancelBatchRows(tx, batchId, now, more);
     delta.completed += more.completed;
     delta.succeeded += more.succeeded;
     delta.failed += more.failed;

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray, isNull, notInArray, sql, type SQL } from 'drizzle-orm';
-import { batches, batchUpdates, jobGroups, jobParents, jobs } from '../schema';
+import { and, asc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { batches, batchUpdates, jobParents, jobs } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
 import { lockBatch, lockBatchUpdate } from './batches';
-import { applyCounts, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
+import { applyCounts, cancelBatchRows, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
 import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
 import { enqueueJobGroupCallbacks } from './job-group-callbacks';
@@ -244,22 +244,11 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
 export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
-    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
-    await tx.update(batches).set({ cancelled: true }).where(eq(batches.id, batchId));
-    // Cancelling the root group cancels every group below it.
-    await tx.update(jobGroups).set({ cancelled: true }).where(eq(jobGroups.batchId, batchId));
-    await tx.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, batchId), incomplete));
-    const victims = await tx
-      .update(jobs)
-      .set({ state: 'Cancelled', endTime: now })
-      .where(
-        and(eq(jobs.batchId, batchId), eq(jobs.state, 'Ready'), isNull(jobs.launchToken), eq(jobs.alwaysRun, false)),
-      )
-      .returning({ jobId: jobs.jobId });
-    const ids = victims.map((v) => v.jobId);
+    // As Hail, a batch that has no work left (none yet, or all done) is marked cancelled too:
+    // it takes no more updates afterwards.
     const delta = emptyDelta();
-    countState(delta, 'Cancelled', ids);
-    await releaseChildren(tx, batchId, ids, ids, now, delta);
+    await cancelBatchRows(tx, batchId, now, delta);
+    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: !batch.cancelled };
     return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };
   });
 }

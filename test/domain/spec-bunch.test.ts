@@ -100,7 +100,9 @@ describe('process', () => {
 
   it('allows mount_docker_socket only when false', () => {
     expect(one({ process: { ...docker, mount_docker_socket: false } }).process.image).toBe('ubuntu:24.04');
-    expect(() => one({ process: { ...docker, mount_docker_socket: true } })).toThrow(/docker socket is not supported/);
+    expect(() => one({ process: { ...docker, mount_docker_socket: true } })).toThrow(
+      'bunch[0].process.mount_docker_socket: mount_docker_socket is no longer supported but was set to True in request. Please upgrade.',
+    );
   });
 });
 
@@ -147,6 +149,26 @@ describe('resources', () => {
   it('says when nothing can run the job', () => {
     expect(specError(() => one({ resources: { cpu: '32' } })).message).toMatch(/^bunch\[0\]\.resources: .*unsatisfiable/);
     expect(() => one({ resources: { memory: '500Gi' } })).toThrow(/unsatisfiable/);
+  });
+
+  it("words bad and unsatisfiable requests as Hail's clients match them", () => {
+    expect(specError(() => one({ resources: { cpu: '1', memory: '250Gi', storage: '1Gi' } })).message).toMatch(
+      /^bunch\[0\]\.resources: resource requests for job 1 are unsatisfiable: cpu=1, memory=250Gi, storage=1Gi, preemptible=True, machine_type=None \(.+\)$/,
+    );
+    const storage = specError(() => one({ resources: { cpu: '0.25', memory: '500Mi', storage: '10000000Gi' } }));
+    expect(storage.field).toBe('bunch[0].resources.storage');
+    expect(storage.message).toMatch(/resource requests for job 1 are unsatisfiable: .*storage=10000000Gi/);
+    expect(specError(() => one({ resources: { machine_type: 'n1-standard-1', storage: '10000000Gi', preemptible: false } })).message).toMatch(
+      /unsatisfiable: cpu=None, memory=None, storage=10000000Gi, preemptible=False, machine_type=n1-standard-1/,
+    );
+    for (const cpu of ['0', '0.1']) {
+      expect(specError(() => one({ resources: { cpu } })).message).toBe(
+        `bunch[0].resources.cpu: bad resource request for job 1: cpu must be a power of two with a min of 0.25; found ${cpu}.`,
+      );
+    }
+    expect(specError(() => one({ resources: { cpu: '0.25', memory: 'foo' } })).message).toMatch(
+      /resources\.memory must match regex:.*resources\.memory must be one of: lowmem, standard, highmem$/,
+    );
   });
 
   it('keeps the request exact for a size that fits a pool slot', () => {

@@ -141,14 +141,14 @@ describe('privileged fields', () => {
   });
 
   it.each([
-    [{ secrets: [secret] }, 'bunch[0].secrets'],
-    [{ service_account: sa }, 'bunch[0].service_account'],
-    [{ unconfined: true }, 'bunch[0].unconfined'],
-    [{ network: 'private' }, 'bunch[0].network'],
-  ])('are refused for other users: %j', (extra, field) => {
+    [{ secrets: [secret] }, 'bunch[0].secrets', `unauthorized secret (${secret.namespace}, ${secret.name}) for user 'alice'`],
+    [{ service_account: sa }, 'bunch[0].service_account', `unauthorized service account (${sa.namespace}, ${sa.name}) for user 'alice'`],
+    [{ unconfined: true }, 'bunch[0].unconfined', "unauthorized use of unconfined=True for user 'alice'"],
+    [{ network: 'private' }, 'bunch[0].network', "unauthorized network private for user 'alice'"],
+  ])('are refused for other users with Hail\'s texts: %j', (extra, field, text) => {
     const e = specError(() => one(extra));
     expect(e.field).toBe(field);
-    expect(e.message).toContain("only allowed for the ci user, not 'alice'");
+    expect(e.message).toBe(`${field}: ${text}: only the ci user may use it`);
   });
 
   it('allow their harmless values for everyone', () => {

@@ -58,6 +58,11 @@ describe('job groups over HTTP', () => {
     });
     const inner = await group(id, 2);
     expect(inner).toMatchObject({ state: 'failure', n_jobs: 1 });
+    // Hail's group body, key for key: `attributes` only when there are some, no cancel_after_n_failures.
+    expect(Object.keys(inner).sort()).toEqual([
+      'batch_id', 'complete', 'cost', 'cost_breakdown', 'duration', 'job_group_id', 'n_cancelled', 'n_completed',
+      'n_failed', 'n_jobs', 'n_succeeded', 'state', 'time_completed', 'time_created',
+    ]);
     expect(typeof inner.duration).toBe('number');
     expect(typeof inner.cost).toBe('number');
     expect(await group(id, 0)).toMatchObject({ job_group_id: 0, n_jobs: 3, state: 'failure' });
