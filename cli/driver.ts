@@ -9,7 +9,7 @@ import type { Db } from '../db/client';
 import type { Logger } from './logger';
 import { createActivities } from '../activities';
 import { createInstanceLifecycle } from '../activities/instances';
-import { createLocalDriver } from '../activities/cloud/local';
+import { createCloudDriver } from '../activities/cloud';
 import { connectWorker, workerTuning, workflowsPath } from '../temporal.config';
 import {
   autoscalerWorkflowId,
@@ -96,7 +96,7 @@ export async function startDriver(deps: {
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
   // Rows that exist keep what an admin set; only missing pools are added.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
-  const cloud = createLocalDriver(config, deps.apiUrl);
+  const cloud = createCloudDriver(config, deps.apiUrl);
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,
