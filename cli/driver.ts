@@ -23,7 +23,7 @@ import {
   type SchedulerWorkflowInput,
 } from '../workflows/definitions';
 import { seedResources } from '../db/queries/resources';
-import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
+import { DEFAULT_LOCAL_RATE_CARD, rateCardForLocations } from '../domain/billing-rates';
 import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
 
@@ -94,6 +94,8 @@ export async function startDriver(deps: {
   installRuntime();
   // Attempts are priced from the catalogue: it exists before the first job can start.
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
+  const cloudLocations = config.cloud.kind === 'gcp' ? config.cloud.gcp.zones : config.cloud.kind === 'azure' ? config.cloud.azure.locations : [];
+  await seedResources(db, rateCardForLocations(cloudLocations), Date.now());
   // Rows that exist keep what an admin set; only missing pools are added.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
   const cloud = createCloudDriver(config, deps.apiUrl);
