@@ -7,7 +7,8 @@
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import type { CloudDriver } from './cloud/driver';
-import { beat, createInstanceLifecycle, REASONS, withHeartbeat, type JobRef } from './instances';
+import { beat, createInstanceLifecycle, REASONS, withHeartbeat, type JobRef, type LaunchRequest } from './instances';
+import { CapacityError } from './cloud/retry';
 import { countFailedRequest, deactivateIfIdle, idleSince, liveInstances, recordHeartbeat, type InstanceRow } from '../db/queries/instances';
 import { listPools, getPool } from '../db/queries/pools';
 import { readyCoresByPool, waitingJobPrivateJobs, moveJobPrivate, boundJobStates } from '../db/queries/autoscaler';
@@ -77,6 +78,17 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
     );
   }
 
+  /** Launches a VM; a location that refused it is avoided from now on and this one is skipped. */
+  async function launchOrSkip(req: LaunchRequest): Promise<string | null> {
+    try {
+      return await life.launch(req);
+    } catch (err) {
+      if (!(err instanceof CapacityError)) throw err;
+      log.warn('cloud refused a VM; the location is avoided for a while', { location: err.location, code: err.code, pool: req.pool });
+      return null;
+    }
+  }
+
   const steps = {
     /**
      * Deletes instances that must go: deactivated ones (by their agent, an admin's preemption
@@ -130,6 +142,8 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
      * the queue and standing workers up to min_instances, within the pool's limits.
      */
     async scalePools(): Promise<ScaleResult> {
+      // The location monitor: zones/regions and their quotas, re-read when due.
+      await driver.refreshLocations?.();
       const pools = await listPools(db);
       const decisions: Decision[] = [];
       const idle = await idleSince(db);
@@ -163,14 +177,15 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
           liveFreeCoresMcpu: freeCoresMcpu + pendingCores,
           readyCoresMcpu: ready.get(pool) ?? 0,
         });
-        const location = driver.chooseLocation(null) ?? config.region;
         const launches = [
           ...Array.from({ length: estimate.forQueue }, () => ({ cores: pc.worker_cores, reason: 'queue' })),
           ...Array.from({ length: estimate.standing }, () => ({ cores: pc.standing_worker_cores, reason: 'min_instances' })),
         ];
         for (const l of launches) {
           beat(pool);
-          const name = await life.launch({
+          const location = driver.chooseLocation(null, l.cores);
+          if (!location) break; // no quota left anywhere: the queue waits for the next loop
+          const name = await launchOrSkip({
             pool,
             cores: l.cores,
             workerType: pc.worker_type,
@@ -178,6 +193,7 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
             bootDiskSizeGb: pc.boot_disk_size_gb,
             location,
           });
+          if (!name) continue;
           decisions.push({ instance: name, pool, action: 'created', reason: l.reason });
         }
       }
@@ -258,10 +274,10 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
       for (const req of toCreate) {
         const job = unbound.find((j) => j.batchId === req.batchId && j.jobId === req.jobId)!;
         const shape = parseMachineType(req.machineType)!;
-        const location = driver.chooseLocation(job.regions);
+        const location = driver.chooseLocation(job.regions, shape.cores);
         if (!location) continue;
         beat(req);
-        const name = await life.launch({
+        const name = await launchOrSkip({
           pool: JOB_PRIVATE_POOL,
           cores: shape.cores,
           workerType: shape.worker_type,
@@ -271,6 +287,7 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
           machineType: req.machineType,
           job: { batchId: req.batchId, jobId: req.jobId },
         });
+        if (!name) continue;
         await moveJobPrivate(db, req.batchId, req.jobId, 'Ready', 'Creating');
         decisions.push({ instance: name, pool: JOB_PRIVATE_POOL, action: 'created', reason: `job ${req.batchId}/${req.jobId}` });
       }

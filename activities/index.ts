@@ -6,14 +6,14 @@ import { createSchedulerActivities } from './scheduler';
 import { createBillingActivities } from './billing';
 import { createAutoscalerActivities } from './autoscaler';
 import { createCallbackActivities } from './callbacks';
-import { createLocalDriver } from './cloud/local';
+import { createCloudDriver } from './cloud';
 
 /** The cloud the autoscaler owns VMs in, and where those VMs report. */
 export type CloudDeps = { driver: CloudDriver; apiUrl: string };
 
 /** All activities the driver hosts; workflows import only this type. */
 export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
-  const c = cloud ?? { driver: createLocalDriver(deps.config), apiUrl: deps.config.api.url };
+  const c = cloud ?? { driver: createCloudDriver(deps.config), apiUrl: deps.config.api.url };
   return {
     ...createBatchActivities(deps),
     ...createJobActivities(deps),

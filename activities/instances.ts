@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import type { CloudDriver, InstanceConfig } from './cloud/driver';
+import { CapacityError } from './cloud/retry';
 import {
   deactivateInstance,
   insertInstance,
@@ -72,7 +73,9 @@ export function createInstanceLifecycle(deps: ActivityDeps, driver: CloudDriver,
       batchId: req.job?.batchId ?? null,
       jobId: req.job?.jobId ?? null,
     });
-    const { handle } = await driver.create(
+    let created: { handle: string };
+    try {
+      created = await driver.create(
       {
         name,
         pool: req.pool,
@@ -84,8 +87,13 @@ export function createInstanceLifecycle(deps: ActivityDeps, driver: CloudDriver,
         machineType: req.machineType ?? null,
       },
       { activationToken, apiUrl },
-    );
-    await setInstanceHandle(db, name, handle);
+      );
+    } catch (err) {
+      // A refusal leaves no machine: the row goes now, and the caller asks elsewhere.
+      if (err instanceof CapacityError) await markInstanceDeleted(db, name, `refused: ${err.code}`, clock(deps));
+      throw err;
+    }
+    await setInstanceHandle(db, name, created.handle);
     log.info('instance created', { instance: name, pool: req.pool, cores: req.cores, ...(req.job ?? {}) });
     return name;
   }

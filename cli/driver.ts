@@ -9,7 +9,7 @@ import type { Db } from '../db/client';
 import type { Logger } from './logger';
 import { createActivities } from '../activities';
 import { createInstanceLifecycle } from '../activities/instances';
-import { createLocalDriver } from '../activities/cloud/local';
+import { createCloudDriver } from '../activities/cloud';
 import { connectWorker, workerTuning, workflowsPath } from '../temporal.config';
 import {
   autoscalerWorkflowId,
@@ -23,7 +23,7 @@ import {
   type SchedulerWorkflowInput,
 } from '../workflows/definitions';
 import { seedResources } from '../db/queries/resources';
-import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
+import { DEFAULT_LOCAL_RATE_CARD, rateCardForLocations } from '../domain/billing-rates';
 import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
 import { createDriverMetrics } from '../metrics/registry';
@@ -103,9 +103,11 @@ export async function startDriver(deps: {
   const db = instrumentDb(deps.db, metrics.sql);
   // Attempts are priced from the catalogue: it exists before the first job can start.
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
+  const cloudLocations = config.cloud.kind === 'gcp' ? config.cloud.gcp.zones : config.cloud.kind === 'azure' ? config.cloud.azure.locations : [];
+  await seedResources(db, rateCardForLocations(cloudLocations), Date.now());
   // Rows that exist keep what an admin set; only missing pools are added.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
-  const cloud = createLocalDriver(config, deps.apiUrl);
+  const cloud = createCloudDriver(config, deps.apiUrl);
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,

@@ -98,6 +98,34 @@ const EnvSchema = z.object({
   HB_AZURE_STORAGE_ACCOUNT_URL: z.string().url().optional(),
   /** Instead of the account URL: a connection string (Azurite, shared key). */
   HB_AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
+  /** Where worker VMs are made: agent processes on this machine, Compute Engine or Azure VMs. */
+  HB_CLOUD: z.enum(['local', 'gcp', 'azure']).default('local'),
+  /** Names this deployment in every VM's labels / tags, so its machines are found again. */
+  HB_DEPLOYMENT: z.string().regex(/^[a-z][a-z0-9-]{0,61}$/, 'lower-case letters, digits and dashes, starting with a letter').default('default'),
+  HB_GCP_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a GCP project id').optional(),
+  /** Comma-separated zones VMs may go to, e.g. `us-central1-a,us-central1-b`. */
+  HB_GCP_ZONES: z.string().regex(/^[a-z]+-[a-z]+\d+-[a-z](,[a-z]+-[a-z]+\d+-[a-z])*$/, 'comma-separated zones such as us-central1-a').optional(),
+  HB_GCP_NETWORK: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).default('default'),
+  HB_GCP_SUBNETWORK: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).optional(),
+  /** The worker VMs' service account (e-mail); the project's default compute account when unset. */
+  HB_GCP_SERVICE_ACCOUNT: z.string().email().optional(),
+  HB_GCP_BOOT_IMAGE: z.string().default('projects/debian-cloud/global/images/family/debian-12'),
+  /** Test only: the Compute Engine REST endpoint of an emulator (http://host:port), static token. */
+  HB_GCP_API_ENDPOINT: z.string().url().optional(),
+  HB_AZURE_SUBSCRIPTION_ID: z.string().uuid().optional(),
+  HB_AZURE_RESOURCE_GROUP: z.string().regex(/^[-\w._()]{1,89}[-\w_()]$/, 'an Azure resource group name').optional(),
+  /** Comma-separated Azure locations VMs may go to, e.g. `eastus,westus2`. */
+  HB_AZURE_LOCATIONS: z.string().regex(/^[a-z0-9]+(,[a-z0-9]+)*$/, 'comma-separated locations such as eastus').optional(),
+  /** The subnet worker NICs join (full resource id). */
+  HB_AZURE_SUBNET_ID: z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/, 'a subnet resource id').optional(),
+  HB_AZURE_PUBLIC_IP: z.enum(['true', 'false']).default('false'),
+  /** publisher:offer:sku:version of the workers' image. */
+  HB_AZURE_IMAGE: z.string().regex(/^[^:]+:[^:]+:[^:]+:[^:]+$/, 'publisher:offer:sku:version').default('Debian:debian-12:12-gen2:latest'),
+  HB_AZURE_SSH_PUBLIC_KEY: z.string().optional(),
+  /** Test only: the Resource Manager endpoint of an emulator (http://host:port), static token. */
+  HB_AZURE_ARM_ENDPOINT: z.string().url().optional(),
+  /** How often the location monitor re-reads zones, quotas and prices from the cloud. */
+  HB_LOCATION_REFRESH_MS: positiveInt.default(60_000),
 }).superRefine((e, ctx) => {
   if (e.HB_OBJECT_STORE === 'gcs' && !e.HB_GCS_BUCKET) {
     ctx.addIssue({ code: 'custom', path: ['HB_GCS_BUCKET'], message: 'required when HB_OBJECT_STORE=gcs' });
@@ -107,6 +135,19 @@ const EnvSchema = z.object({
     if (!e.HB_AZURE_STORAGE_ACCOUNT_URL === !e.HB_AZURE_STORAGE_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['HB_AZURE_STORAGE_ACCOUNT_URL'], message: 'set exactly one of HB_AZURE_STORAGE_ACCOUNT_URL and HB_AZURE_STORAGE_CONNECTION_STRING' });
     }
+  }
+  const need = (key: keyof typeof e, when: string) => {
+    if (e[key] === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `required when HB_CLOUD=${when}` });
+  };
+  if (e.HB_CLOUD === 'gcp') {
+    need('HB_GCP_PROJECT', 'gcp');
+    need('HB_GCP_ZONES', 'gcp');
+  }
+  if (e.HB_CLOUD === 'azure') {
+    need('HB_AZURE_SUBSCRIPTION_ID', 'azure');
+    need('HB_AZURE_RESOURCE_GROUP', 'azure');
+    need('HB_AZURE_LOCATIONS', 'azure');
+    need('HB_AZURE_SUBNET_ID', 'azure');
   }
 });
 
@@ -228,6 +269,37 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       scratchDir: path.join(dataDir, 'agents', e.HB_AGENT_NAME ?? 'agent'),
     },
     storage: storageConfig(dataDir, e),
+    cloud: cloudConfig(e),
+  };
+}
+
+export type CloudConfig = ReturnType<typeof cloudConfig>;
+
+function cloudConfig(e: z.infer<typeof EnvSchema>) {
+  const list = (v: string | undefined) => (v ? v.split(',') : []);
+  return {
+    kind: e.HB_CLOUD,
+    deployment: e.HB_DEPLOYMENT,
+    locationRefreshMs: e.HB_LOCATION_REFRESH_MS,
+    gcp: {
+      project: e.HB_GCP_PROJECT ?? '',
+      zones: list(e.HB_GCP_ZONES),
+      network: e.HB_GCP_NETWORK,
+      subnetwork: e.HB_GCP_SUBNETWORK ?? null,
+      serviceAccount: e.HB_GCP_SERVICE_ACCOUNT ?? null,
+      bootImage: e.HB_GCP_BOOT_IMAGE,
+      apiEndpoint: e.HB_GCP_API_ENDPOINT ?? null,
+    },
+    azure: {
+      subscriptionId: e.HB_AZURE_SUBSCRIPTION_ID ?? '',
+      resourceGroup: e.HB_AZURE_RESOURCE_GROUP ?? '',
+      locations: list(e.HB_AZURE_LOCATIONS),
+      subnetId: e.HB_AZURE_SUBNET_ID ?? '',
+      publicIp: e.HB_AZURE_PUBLIC_IP === 'true',
+      image: e.HB_AZURE_IMAGE,
+      sshPublicKey: e.HB_AZURE_SSH_PUBLIC_KEY ?? null,
+      armEndpoint: e.HB_AZURE_ARM_ENDPOINT ?? null,
+    },
   };
 }
 

@@ -218,3 +218,17 @@ export const DEFAULT_LOCAL_RATE_CARD: RateCard = rateCard({
   [product.ipFee]: ratePerInstanceHour(0.004),
   [product.serviceFee]: ratePerCoreHour(0.01),
 });
+
+/**
+ * The local card's region-priced products repeated for other locations (the zones or regions a
+ * cloud deployment creates VMs in), so every attempt has a price from its first second; the
+ * cloud's own rates are then added as later versions.
+ */
+export function rateCardForLocations(locations: readonly string[]): RateCard {
+  const perLocation: Record<string, number> = {};
+  for (const [name, versions] of Object.entries(DEFAULT_LOCAL_RATE_CARD)) {
+    if (!name.endsWith(`/${LOCAL_REGION}`)) continue;
+    for (const l of locations) perLocation[`${name.slice(0, -LOCAL_REGION.length)}${l}`] = versions[0]!;
+  }
+  return rateCard(perLocation);
+}

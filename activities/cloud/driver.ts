@@ -6,6 +6,8 @@
  * machine and recording anything about it.
  */
 
+import type { LocationBook } from './location-book';
+
 /** What the service asks for: the shape of the VM and what it runs for. */
 export type InstanceConfig = {
   name: string;
@@ -37,8 +39,12 @@ export interface CloudDriver {
   getState(name: string): Promise<MachineState>;
   /** Every machine of this deployment, whether or not the database knows it. */
   list(): Promise<Machine[]>;
-  /** Where to put a new VM, given the regions a job allows (null: any); null if none fits. */
-  chooseLocation(regions: readonly string[] | null): string | null;
+  /** Where to put a new VM of `cores` cores, given the regions a job allows (null: any); null if none fits. */
+  chooseLocation(regions: readonly string[] | null, cores?: number): string | null;
+  /** Re-reads locations, quotas (and the cloud's view of capacity) when due; clouds only. */
+  refreshLocations?(): Promise<void>;
+  /** The locations with quota and price, as last read (clouds only; the local cloud has one). */
+  locationBook?: LocationBook;
   /** Makes the machine die abruptly, as a spot VM reclaimed by the cloud would. */
   simulatePreemption(name: string): Promise<void>;
 }

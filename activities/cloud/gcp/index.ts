@@ -1,0 +1,205 @@
+/**
+ * The Compute Engine driver (@google-cloud/compute over REST). Every worker VM carries the
+ * deployment's label, so list() finds all of them from the cloud alone; create is idempotent
+ * per name (an existing VM of that name is the VM); delete waits for its zone operation and
+ * succeeds on a VM already gone. Spot VMs are SPOT with termination action DELETE, so a
+ * reclaimed VM disappears and the health check requeues its jobs. Credentials are application
+ * default credentials, or a fixed token for an emulator endpoint (tests only).
+ */
+import { InstancesClient, RegionsClient, ZoneOperationsClient, ZonesClient, protos } from '@google-cloud/compute';
+import { OAuth2Client } from 'google-auth-library';
+import type { CloudConfig } from '../../../config';
+import type { CloudDriver, InstanceConfig, Machine, MachineState, StartupData } from '../driver';
+import { agentEnv, renderStartupScript } from '../startup';
+import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
+import { createLocationBook } from '../location-book';
+import type { Location } from '../../../domain/locations';
+
+type IOperation = protos.google.cloud.compute.v1.IOperation;
+type IInstance = protos.google.cloud.compute.v1.IInstance;
+
+export const DEPLOYMENT_LABEL = 'hail-batch-deployment';
+const GRPC_TO_HTTP: Record<number, number> = { 3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 13: 500, 14: 503, 4: 504, 16: 401 };
+const KNOWN_CODES = ['ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS', 'ZONE_RESOURCE_POOL_EXHAUSTED', 'QUOTA_EXCEEDED', 'RATE_LIMIT_EXCEEDED'];
+
+/** An SDK error as status and GCE reason. */
+export function readGcpError(err: unknown): CloudFailure {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; errors?: { reason?: string }[]; reason?: string };
+  const message = String(e.message ?? err);
+  const code = e.errors?.[0]?.reason ?? e.reason ?? KNOWN_CODES.find((c) => message.includes(c)) ?? (/already exists/.test(message) ? 'alreadyExists' : null);
+  const status = typeof e.code === 'number' ? (e.code >= 100 ? e.code : (GRPC_TO_HTTP[e.code] ?? 500)) : null;
+  return { status, code, message };
+}
+
+/** The machine type a VM of this shape runs on: the job's own, or n1-<worker type>-<cores>. */
+export function gcpMachineType(inst: InstanceConfig): string {
+  return inst.machineType ?? `n1-${inst.workerType}-${inst.cores}`;
+}
+
+const stateOf = (status: string | null | undefined): Exclude<MachineState, 'gone'> =>
+  status === 'RUNNING' ? 'running' : status === 'PROVISIONING' || status === 'STAGING' ? 'provisioning' : 'stopping';
+
+function clientOptions(endpoint: string | null) {
+  if (!endpoint) return { fallback: 'rest' as const };
+  const url = new URL(endpoint);
+  const authClient = new OAuth2Client();
+  // The emulator accepts any bearer token; a far expiry keeps the library from refreshing it.
+  authClient.setCredentials({ access_token: 'emulator-token', expiry_date: Date.now() + 10 * 365 * 86_400_000 });
+  return {
+    fallback: 'rest' as const,
+    apiEndpoint: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    protocol: url.protocol.replace(':', ''),
+    // The same google-auth-library major as the SDK's, but a separate copy: the types differ in name only.
+    authClient: authClient as unknown as NonNullable<ConstructorParameters<typeof InstancesClient>[0]>['authClient'],
+  };
+}
+
+export function createGcpDriver(cloud: CloudConfig): CloudDriver {
+  const g = cloud.gcp;
+  const opts = clientOptions(g.apiEndpoint);
+  const instances = new InstancesClient(opts);
+  const operations = new ZoneOperationsClient(opts);
+  const zonesClient = new ZonesClient(opts);
+  const regionsClient = new RegionsClient(opts);
+  const project = g.project;
+  const regionOf = (zone: string) => zone.replace(/-[a-z]$/, '');
+  const retry = <T>(call: () => Promise<T>) => withRetry(call, readGcpError);
+
+  async function waitFor(op: IOperation | null | undefined, zone: string): Promise<void> {
+    let o = op;
+    while (o && String(o.status) !== 'DONE') {
+      const name = o.name!;
+      [o] = await retry(() => operations.wait({ project, zone, operation: name }));
+    }
+    const first = o?.error?.errors?.[0];
+    if (first) {
+      const failure: CloudFailure = { status: 200, code: first.code ?? null, message: first.message ?? '' };
+      const kind = kindOf(failure);
+      if (kind === 'capacity' || kind === 'quota') throw new CapacityError(zone, failure.code!, failure.message);
+      throw new Error(`${zone}: ${failure.code}: ${failure.message}`);
+    }
+  }
+
+  async function listZone(zone: string, filter: string): Promise<IInstance[]> {
+    return retry(async () => {
+      const out: IInstance[] = [];
+      for await (const inst of instances.listAsync({ project, zone, filter, maxResults: 500 })) out.push(inst);
+      return out;
+    });
+  }
+
+  const deploymentFilter = `labels.${DEPLOYMENT_LABEL} = "${cloud.deployment}"`;
+  /** Where this deployment's VM of that name is, if anywhere. */
+  async function find(name: string): Promise<{ zone: string; inst: IInstance }[]> {
+    const found = await Promise.all(g.zones.map(async (zone) => (await listZone(zone, `name = "${name}" AND ${deploymentFilter}`)).map((inst) => ({ zone, inst }))));
+    return found.flat();
+  }
+
+  async function readLocations(): Promise<Location[]> {
+    const zones: string[] = [];
+    for await (const z of zonesClient.listAsync({ project })) if (z.name && g.zones.includes(z.name) && String(z.status) === 'UP') zones.push(z.name);
+    const regions = [...new Set(zones.map(regionOf))];
+    const left = new Map<string, number>();
+    for (const r of regions) {
+      const [region] = await retry(() => regionsClient.get({ project, region: r }));
+      const cpus = region.quotas?.find((q) => q.metric === 'CPUS');
+      left.set(r, cpus ? (cpus.limit ?? 0) - (cpus.usage ?? 0) : 0);
+    }
+    return zones.map((z) => ({ name: z, region: regionOf(z), coresLeft: left.get(regionOf(z)) ?? 0, pricePerCoreHour: 0 }));
+  }
+  const book = createLocationBook(readLocations, cloud.locationRefreshMs);
+
+  function resource(inst: InstanceConfig, zone: string, startup: StartupData): IInstance {
+    return {
+      name: inst.name,
+      machineType: `zones/${zone}/machineTypes/${gcpMachineType(inst)}`,
+      labels: { [DEPLOYMENT_LABEL]: cloud.deployment, 'hail-batch-pool': inst.pool },
+      tags: { items: ['hail-batch-worker'] },
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          type: 'PERSISTENT',
+          initializeParams: { sourceImage: g.bootImage, diskSizeGb: String(inst.bootDiskSizeGb), diskType: `zones/${zone}/diskTypes/pd-ssd` },
+        },
+      ],
+      networkInterfaces: [
+        {
+          network: `global/networks/${g.network}`,
+          ...(g.subnetwork ? { subnetwork: `regions/${regionOf(zone)}/subnetworks/${g.subnetwork}` } : {}),
+        },
+      ],
+      serviceAccounts: [{ email: g.serviceAccount ?? 'default', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
+      scheduling: inst.preemptible
+        ? { provisioningModel: 'SPOT', instanceTerminationAction: 'DELETE', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
+        : { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: 'MIGRATE' },
+      metadata: { items: [{ key: 'startup-script', value: renderStartupScript(agentEnv({ ...inst, location: zone }, startup)) }] },
+    };
+  }
+
+  return {
+    async create(inst, startup) {
+      const existing = await find(inst.name);
+      if (existing[0]) return { handle: `${existing[0].zone}/${inst.name}` };
+      await book.refresh();
+      const zone = g.zones.includes(inst.location) ? inst.location : book.choose(null, inst.cores);
+      if (!zone) throw new CapacityError(inst.location, 'QUOTA_EXCEEDED', 'no configured zone has quota left');
+      try {
+        const [op] = await retry(() => instances.insert({ project, zone, instanceResource: resource(inst, zone, startup) }));
+        await waitFor(op.latestResponse as IOperation, zone);
+      } catch (err) {
+        if (err instanceof CapacityError) {
+          book.refused(zone);
+          throw err;
+        }
+        const f = readGcpError(err);
+        if (kindOf(f) === 'conflict') return { handle: `${zone}/${inst.name}` };
+        if (kindOf(f) === 'capacity' || kindOf(f) === 'quota') {
+          book.refused(zone);
+          throw new CapacityError(zone, f.code!, f.message);
+        }
+        throw err;
+      }
+      return { handle: `${zone}/${inst.name}` };
+    },
+
+    async delete(name) {
+      for (const { zone } of await find(name)) {
+        try {
+          const [op] = await retry(() => instances.delete({ project, zone, instance: name }));
+          await waitFor(op.latestResponse as IOperation, zone);
+        } catch (err) {
+          if (kindOf(readGcpError(err)) !== 'not-found') throw err;
+        }
+      }
+    },
+
+    async getState(name) {
+      const [first] = await find(name);
+      return first ? stateOf(String(first.inst.status)) : 'gone';
+    },
+
+    async list(): Promise<Machine[]> {
+      const all = await Promise.all(g.zones.map((zone) => listZone(zone, deploymentFilter)));
+      return all
+        .flat()
+        .map((i) => ({ name: i.name!, state: stateOf(String(i.status)) }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    chooseLocation(regions, cores = 1) {
+      return book.choose(regions, cores);
+    },
+
+    refreshLocations: () => book.refresh(),
+    locationBook: book,
+
+    async simulatePreemption(name) {
+      for (const { zone } of await find(name)) {
+        const [op] = await retry(() => instances.simulateMaintenanceEvent({ project, zone, instance: name }));
+        await waitFor(op.latestResponse as IOperation, zone);
+      }
+    },
+  };
+}
