@@ -24,6 +24,7 @@ import { resourceRoutes } from './routes/resources';
 import { billingRoutes } from './routes/billing';
 import { poolRoutes } from './routes/pools';
 import { instanceAdminRoutes } from './routes/instance-admin';
+import { uiRoutes } from './ui';
 
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = router();
@@ -68,6 +69,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   v2.route('/', jobRoutes(2));
   v2.route('/', jobGroupRoutes(2));
   app.route('/api/v2alpha', v2);
+
+  // The web UI: HTML pages with their own sign-in and error pages, outside /api.
+  app.route('/', uiRoutes(services));
 
   registerSecuritySchemes(app);
   app.doc31('/openapi.json', {
