@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 it('a user follows the batch link, signs in, reads a live log, queries and cancels', async () => {
-  const logBatch = await submit('ui-logs', ['echo started; sleep 5; echo finished']);
+  const logBatch = await submit('ui-logs', ['echo started; sleep 20; echo finished']);
   const longBatch = await submit('ui-cancel', ['sleep 120', 'sleep 120']);
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
 
