@@ -2,7 +2,9 @@ import type { Context } from 'hono';
 import type { AppEnv, Caller, Services } from './context';
 import { ApiError } from './errors';
 import { getBatch, type BatchRow } from '../db/queries/batches';
-import { getBillingProject, isProjectMember } from '../db/queries/users';
+import { getBillingProject, isProjectMember, projectsOf } from '../db/queries/users';
+import { inArray, sql, type SQL } from 'drizzle-orm';
+import { batches } from '../db/schema';
 import { accruedCosts } from '../db/queries/billing';
 import { overLimit } from '../domain/billing';
 
@@ -16,6 +18,13 @@ export async function visibleBatch(s: Services, caller: Caller, batchId: number)
   if (caller.isAdmin) return b;
   if (await isProjectMember(s.db, b.billingProject, caller.username)) return b;
   throw new ApiError('not_found', `batch ${batchId} not found`);
+}
+
+/** Batches a caller may list: those of their billing projects (as visibleBatch); admins see all. */
+export async function batchVisibility(s: Services, caller: Caller): Promise<SQL | undefined> {
+  if (caller.isAdmin) return undefined;
+  const projects = await projectsOf(s.db, caller.username);
+  return projects.length > 0 ? inArray(batches.billingProject, projects) : sql`false`;
 }
 
 /** Only the creator may add to a batch (hail-batch-api §1: 404 unless the caller created it). */

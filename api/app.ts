@@ -27,6 +27,7 @@ import { instanceAdminRoutes } from './routes/instance-admin';
 import { rateLimitRoutes } from './routes/rate-limits';
 import { metricsHandler } from './metrics';
 import { httpMetrics } from '../metrics/http';
+import { uiRoutes } from './ui';
 
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = router();
@@ -75,6 +76,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   v2.route('/', jobRoutes(2));
   v2.route('/', jobGroupRoutes(2));
   app.route('/api/v2alpha', v2);
+
+  // The web UI: HTML pages with their own sign-in and error pages, outside /api.
+  app.route('/', uiRoutes(services));
 
   registerSecuritySchemes(app);
   app.doc31('/openapi.json', {

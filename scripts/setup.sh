@@ -197,6 +197,20 @@ if ! pg_up; then
   pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start"
 fi
 
+# ---------------------------------------------------------------- chromium (UI browser tests)
+# playwright-core drives Debian's chromium; `npx playwright install` needs the internet.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing chromium (apt-get, for the web UI browser tests)"
+    log="$TOOLS/chromium-install.log"
+    mkdir -p "$TOOLS"
+    { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >"$log" 2>&1 ||
+      { tail -n 20 "$log" >&2; fail "could not install chromium with apt-get; log: $log"; }
+  else
+    fail "the web UI browser tests need /usr/bin/chromium. Debian: apt-get install -y chromium"
+  fi
+fi
+
 # ---------------------------------------------------------------- Hail client (tests)
 HAIL_VENV="$TOOLS/hail-venv"
 hail_stamp="hail==$HAIL_VERSION ${HAIL_CLIENT_DEPS[*]}"

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { ApiError } from '../errors';
-import { checkBillingProject, visibleBatch } from '../access';
+import { batchVisibility, checkBillingProject, visibleBatch } from '../access';
 import { BATCH_ID_MAX, BatchIdParam, EMPTY, SECURITY, body, enforceContract, cursorQuery, defineRoute, parsedBody, errors, json, params, query, router, urlText } from '../contract';
 import { Batch, BatchPage } from '../contracts/responses';
 import { CreateFastBody, CreateFastEnvelope, JobBunch, WireBatchSpec, checkJobGroups, checkStoredCounts } from '../contracts/spec';
@@ -15,9 +15,7 @@ import { parseBatchQuery } from '../../domain/query';
 import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
 import { cancelBatchJobs } from '../../db/queries/jobs';
 import { batchFilter } from '../../db/queries/filters';
-import { projectsOf } from '../../db/queries/users';
-import { and, inArray, sql, type SQL } from 'drizzle-orm';
-import { batches } from '../../db/schema';
+import { and } from 'drizzle-orm';
 
 const PAGE = 50;
 
@@ -129,7 +127,7 @@ export function batchRoutes(version: 1 | 2) {
       const { q, last_batch_id: lastBatchId } = query(c, ListQuery);
       const clauses = parseBatchQuery(q ?? (version === 1 ? `user:${caller.username}` : `user = ${caller.username}`), version);
       const rows = await listBatchPage(s.db, {
-        filter: and(batchFilter(clauses), await visibility(s, caller)),
+        filter: and(batchFilter(clauses), await batchVisibility(s, caller)),
         lastBatchId,
         limit: PAGE,
       });
@@ -216,13 +214,6 @@ function toNewBatch(user: string, spec: ReturnType<typeof parseBatchSpec>) {
     callback: spec.callback ?? null,
     cancelAfterNFailures: spec.cancel_after_n_failures ?? null,
   };
-}
-
-/** Batches a caller may list: those of their billing projects (as visibleBatch); admins see all. */
-async function visibility(s: AppEnv['Variables']['services'], caller: AppEnv['Variables']['caller']): Promise<SQL | undefined> {
-  if (caller.isAdmin) return undefined;
-  const projects = await projectsOf(s.db, caller.username);
-  return projects.length > 0 ? inArray(batches.billingProject, projects) : sql`false`;
 }
 
 export { getBatch };
