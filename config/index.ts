@@ -75,6 +75,11 @@ const EnvSchema = z.object({
   /** The host uid:gid the copier runs as and output files belong to, when the agent is root. */
   HB_STORAGE_UID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
   HB_STORAGE_GID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
+
+  /** Labels every cluster node, network and volume this deployment owns (reconciled by it). */
+  HB_CLUSTER_DEPLOYMENT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).default('local'),
+  /** The host address cluster nodes publish Jupyter on (the service proxies it). */
+  HB_CLUSTER_PUBLISH_HOST: z.string().default('127.0.0.1'),
 });
 
 /** One configured storage root: the billing project it serves (`*` for all) and its path. */
@@ -187,6 +192,11 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       scratchDir: path.join(dataDir, 'agents', e.HB_AGENT_NAME ?? 'agent'),
     },
     storage: storageConfig(dataDir, e),
+    clusters: {
+      deployment: e.HB_CLUSTER_DEPLOYMENT,
+      publishHost: e.HB_CLUSTER_PUBLISH_HOST,
+      dockerSocket: e.HB_DOCKER_SOCKET,
+    },
   };
 }
 

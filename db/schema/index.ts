@@ -7,3 +7,4 @@ export * from './pools';
 export * from './resources';
 export * from './job-groups';
 export * from './callbacks';
+export * from './clusters';
