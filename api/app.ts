@@ -24,6 +24,8 @@ import { resourceRoutes } from './routes/resources';
 import { billingRoutes } from './routes/billing';
 import { poolRoutes } from './routes/pools';
 import { instanceAdminRoutes } from './routes/instance-admin';
+import { clusterRoutes } from './routes/clusters';
+import { jupyterProxy } from './jupyter-proxy';
 
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = router();
@@ -44,6 +46,10 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
 
   app.get('/healthz', healthHandler);
 
+  // A cluster's Jupyter, behind the user's sign-in (api/jupyter-proxy.ts).
+  app.all('/clusters/:name/jupyter', jupyterProxy);
+  app.all('/clusters/:name/jupyter/*', jupyterProxy);
+
   // Worker routes authenticate with instance tokens, never user tokens.
   app.route('/api/v1alpha', instanceRoutes());
 
@@ -60,6 +66,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   user.route('/', billingRoutes());
   user.route('/', poolRoutes());
   user.route('/', instanceAdminRoutes());
+  user.route('/', clusterRoutes());
   app.route('/api/v1alpha', user);
 
   const v2 = router();

@@ -5,6 +5,8 @@ import type { Logger } from '../cli/logger';
 import type { ObjectStore } from '../storage/object-store';
 import type { PoolDefinition } from '../domain/pools';
 import type { WorkflowGateway } from './workflow-gateway';
+import type { ClusterGateway } from './cluster-gateway';
+import type { ClusterNodeDriver } from '../activities/clusters/node-driver';
 
 /** Everything a route may use, injected once when the app is built. */
 export type Services = {
@@ -14,6 +16,8 @@ export type Services = {
   objects: ObjectStore;
   pools: readonly PoolDefinition[];
   workflows: WorkflowGateway;
+  /** Cluster workflows and the nodes' cloud; absent where the app serves no clusters. */
+  clusters?: { workflows: ClusterGateway; nodes: ClusterNodeDriver };
 };
 
 export type Caller = { username: string; isAdmin: boolean };

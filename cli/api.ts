@@ -13,6 +13,10 @@ import { seedResources } from '../db/queries/resources';
 import { DEFAULT_LOCAL_RATE_CARD } from '../domain/billing-rates';
 import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
+import { createClusterGateway } from '../api/cluster-gateway';
+import { createLocalNodeDriver } from '../activities/clusters/local-nodes';
+import { jupyterUpgrade } from '../api/jupyter-proxy';
+import type { Services } from '../api/context';
 
 export type ApiServer = { url: string; port: number; stop(): Promise<void> };
 
@@ -21,7 +25,7 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
   await seedResources(db, DEFAULT_LOCAL_RATE_CARD, Date.now());
   // Submission rounds jobs against the stored pools; seed them if the driver has not yet.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
-  const app = createApp({
+  const services: Services = {
     db,
     config,
     log,
@@ -31,11 +35,15 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
       taskQueue: config.temporal.taskQueue,
       batchWindow: config.driver.batchWindow,
     }),
-  });
+    clusters: { workflows: createClusterGateway(client, config.temporal.taskQueue), nodes: createLocalNodeDriver(config.clusters) },
+  };
+  const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
     s.once('error', reject);
   });
+  // Websockets of clusters' Jupyter servers (kernel channels) bypass the Hono app.
+  server.on('upgrade', jupyterUpgrade(services));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.api.host}:${port}`;
   log.info('api listening', { url });

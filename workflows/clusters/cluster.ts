@@ -83,3 +83,10 @@ export async function clusterWorkflow(input: ClusterWorkflowInput): Promise<void
     }
   }
 }
+
+const build = proxyActivities<Activities>({ startToCloseTimeout: '90 minutes', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 3 } });
+
+/** Builds one cluster image; a killed driver's build is run again (the build script is cached and locked). */
+export async function clusterImageWorkflow(input: { name: string }): Promise<void> {
+  await build.clusterBuildImage({ name: input.name });
+}
