@@ -80,6 +80,8 @@ const EnvSchema = z.object({
   HB_CLUSTER_DEPLOYMENT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).default('local'),
   /** The host address cluster nodes publish Jupyter on (the service proxies it). */
   HB_CLUSTER_PUBLISH_HOST: z.string().default('127.0.0.1'),
+  /** The API token `cli/main.ts cluster …` sends; the local service's dev credentials when unset. */
+  HB_TOKEN: z.string().optional(),
 });
 
 /** One configured storage root: the billing project it serves (`*` for all) and its path. */
@@ -196,6 +198,9 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       deployment: e.HB_CLUSTER_DEPLOYMENT,
       publishHost: e.HB_CLUSTER_PUBLISH_HOST,
       dockerSocket: e.HB_DOCKER_SOCKET,
+      cliToken: e.HB_TOKEN,
+      /** HB_API_URL as given: the CLI prefers it over the local dev credentials. */
+      cliApiUrl: e.HB_API_URL,
     },
   };
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Builds the Hail/Spark cluster node image offline (no registry): a debootstrap Debian root
-# with Java 17 from Debian, and hail + the pyspark it requires + jupyter-server from PyPI in a
-# venv, imported with `docker import`. The tag is content-addressed (this script, the files in
-# images/hail-cluster and their versions), so a rebuild only happens when one of them changes.
+# Builds the Hail/Spark cluster node image offline (no registry), in two cached layers:
+#   base   images/hail-cluster/base.sh: a debootstrap Debian root with Java 17 from Debian and
+#          hail + the pyspark it requires + jupyter-server from PyPI in a venv, `docker import`ed
+#          (slow: ~25 min on 2 cores, most of it pip building pyspark's sdist);
+#   node   images/hail-cluster/Dockerfile: the login profile and the node entrypoint on top
+#          (seconds; no network).
+# Each tag is content-addressed (its recipe and versions), so a rebuild happens only when
+# one of them changes, and an entrypoint change never rebuilds the base.
 #
-#   bash scripts/build-cluster-image.sh          builds if missing; prints the image tag
+#   bash scripts/build-cluster-image.sh          builds what is missing; prints the image tag
 #   bash scripts/build-cluster-image.sh --tag    prints the tag without building
 set -euo pipefail
 
@@ -12,81 +16,26 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="$ROOT/images/hail-cluster"
 fail() { echo "build-cluster-image: $*" >&2; exit 1; }
 
-digest="$(cat "${BASH_SOURCE[0]}" "$SRC/versions.env" "$SRC/profile.sh" "$SRC/entrypoint.sh" | sha256sum | cut -c1-16)"
+base_digest="$(cat "$SRC/base.sh" "$SRC/versions.env" | sha256sum | cut -c1-16)"
+base="hail-batch-cluster-base:$base_digest"
+digest="$(printf '%s\n' "$base" | cat - "$SRC/Dockerfile" "$SRC/profile.sh" "$SRC/entrypoint.sh" | sha256sum | cut -c1-16)"
 tag="hail-batch-cluster:$digest"
 if [ "${1:-}" = "--tag" ]; then echo "$tag"; exit 0; fi
 
 command -v docker >/dev/null 2>&1 || fail "docker client missing; run scripts/docker-engine.sh first"
 if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
 
-# shellcheck disable=SC1091
-. "$SRC/versions.env"
-[ "$(id -u)" = 0 ] || fail "debootstrap needs root"
-export DEBIAN_FRONTEND=noninteractive
-if ! command -v debootstrap >/dev/null 2>&1; then
-  apt-get install -y -q debootstrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 || true; apt-get install -y -q debootstrap >/dev/null 2>&1; } \
-    || fail "apt-get install debootstrap failed"
-fi
-mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-[ -n "$mirror" ] || mirror="http://deb.debian.org/debian"
-
 # One build at a time per machine; a second caller waits and then finds the image.
 mkdir -p /var/tmp/hail-batch-cluster-build
 exec 8>/var/tmp/hail-batch-cluster-build/lock
 flock 8
 if docker image inspect "$tag" >/dev/null 2>&1; then echo "$tag"; exit 0; fi
-
 start=$(date +%s)
-work="$(mktemp -d /var/tmp/hail-batch-cluster-build/root.XXXXXX)"
-r="$work/root"
-cleanup() {
-  for m in proc sys dev/pts dev; do umount -l "$r/$m" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-log="$work/build.log"
-step() { echo "build-cluster-image: $* ($(( $(date +%s) - start )) s)" >&2; }
-
-step "debootstrap $DEBIAN_SUITE"
-debootstrap --variant=minbase --include=ca-certificates,python3,python3-venv,procps,curl,bash,util-linux \
-  "$DEBIAN_SUITE" "$r" "$mirror" >"$log" 2>&1 || { tail -20 "$log" >&2; fail "debootstrap failed"; }
-mount -t proc proc "$r/proc"; mount --bind /dev "$r/dev"; mount --bind /dev/pts "$r/dev/pts"; mount -t sysfs sys "$r/sys"
-cp /etc/resolv.conf "$r/etc/resolv.conf"
-inroot() { chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
-
-step "openjdk-17-jre-headless"
-# The JRE's postinst expects man directories minbase leaves out.
-mkdir -p "$r/usr/share/man/man1"
-inroot apt-get install -y -q --no-install-recommends openjdk-17-jre-headless >>"$log" 2>&1 || { tail -20 "$log" >&2; fail "apt-get install openjdk failed"; }
-inroot apt-get clean
-
-step "hail $HAIL_VERSION, pyspark $PYSPARK_VERSION, jupyter-server $JUPYTER_SERVER_VERSION"
-# The build machine's CA bundle (it may front PyPI with its own CA) is used only while
-# installing; the image keeps Debian's.
-cp /etc/ssl/certs/ca-certificates.crt "$r/tmp/build-ca.crt"
-inroot python3 -m venv /opt/hail-venv
-inroot env PIP_CONFIG_FILE=/dev/null PIP_CERT=/tmp/build-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
-  /opt/hail-venv/bin/pip install --no-cache-dir -q "hail==$HAIL_VERSION" "pyspark==$PYSPARK_VERSION" \
-  "jupyter-server==$JUPYTER_SERVER_VERSION" "ipykernel==$IPYKERNEL_VERSION" >>"$log" 2>&1 \
-  || { tail -20 "$log" >&2; fail "pip install failed"; }
-rm -f "$r/tmp/build-ca.crt"
-inroot /opt/hail-venv/bin/python3 -c 'import hail, pyspark; print(hail.__version__, pyspark.__version__)' >>"$log" 2>&1 || fail "hail does not import"
-
-step "application user and login profile"
-inroot useradd -m -u 1000 -s /bin/bash hail
-install -m 0644 "$SRC/profile.sh" "$r/etc/profile.d/hail.sh"
-install -m 0755 "$SRC/entrypoint.sh" "$r/usr/local/bin/hail-node"
-mkdir -p "$r/hail/tmp" "$r/etc/spark"
-chown -R 1000:1000 "$r/hail" "$r/etc/spark"
-# Non-login bash (docker exec bash -c) gets the same environment.
-echo '. /etc/profile.d/hail.sh' >>"$r/etc/bash.bashrc"
-: >"$r/etc/resolv.conf"
-for m in proc sys dev/pts dev; do umount -l "$r/$m" 2>/dev/null || true; done
-
-step "docker import"
-tar -C "$r" -c . | docker import \
-  --change 'ENV PATH=/opt/hail-venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'ENV HAIL_HOME=/hail' \
-  --change 'ENTRYPOINT ["/usr/local/bin/hail-node"]' - "$tag" >/dev/null || fail "docker import failed"
-step "built $tag"
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  bash "$SRC/base.sh" "$base" || fail "base image build failed"
+fi
+echo "build-cluster-image: node layer ($(( $(date +%s) - start )) s)" >&2
+docker build -q --build-arg "BASE=$base" -t "$tag" "$SRC" >/var/tmp/hail-batch-cluster-build/node-layer.log 2>&1 \
+  || { cat /var/tmp/hail-batch-cluster-build/node-layer.log >&2; fail "docker build of the node layer failed"; }
+echo "build-cluster-image: built $tag ($(( $(date +%s) - start )) s)" >&2
 echo "$tag"

@@ -30,9 +30,10 @@ export HOME=/home/hail
 host="$(hostname)"
 case "$role" in
   master)
-    su hail -s /bin/bash -l -c "cd \"$HAIL_HOME\" && exec jupyter server --ip=0.0.0.0 --port=8888 --no-browser \
-      --ServerApp.base_url=\"${HB_JUPYTER_BASE_URL:-/}\" --IdentityProvider.token=\"\$HB_JUPYTER_TOKEN\" \
-      --ServerApp.allow_remote_access=True --ServerApp.root_dir=\"$HAIL_HOME\"" &
+    # runuser keeps the environment (the token); bash -l adds the login profile.
+    runuser -u hail -- bash -lc 'cd "$HAIL_HOME" && exec jupyter server --ip=0.0.0.0 --port=8888 --no-browser \
+      --ServerApp.base_url="${HB_JUPYTER_BASE_URL:-/}" --IdentityProvider.token="$HB_JUPYTER_TOKEN" \
+      --ServerApp.allow_remote_access=True --ServerApp.root_dir="$HAIL_HOME"' &
     exec runuser -u hail -- "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.master.Master --host "$host" --port 7077 --webui-port 8080
     ;;
   worker)
