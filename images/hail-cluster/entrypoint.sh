@@ -38,7 +38,8 @@ case "$role" in
     ;;
   worker)
     exec runuser -u hail -- "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker "$master" \
-      --host "$host" --cores "${HB_WORKER_CORES:-1}" --memory "${HB_WORKER_MEMORY:-1g}" --webui-port 8081
+      --host "$host" --cores "${HB_WORKER_CORES:-1}" --memory "${HB_WORKER_MEMORY:-1g}" --webui-port 8081 \
+      --work-dir /home/hail/spark-work
     ;;
   *) echo "unknown HB_NODE_ROLE $role" >&2; exit 2 ;;
 esac
