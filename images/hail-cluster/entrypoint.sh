@@ -14,7 +14,7 @@ cat >/etc/spark/spark-defaults.conf <<CONF
 spark.master                     $master
 spark.jars                       $HAIL_JAR
 spark.driver.extraClassPath      $HAIL_JAR
-spark.executor.extraClassPath    $HAIL_JAR
+spark.executor.extraClassPath    ./hail-all-spark.jar
 spark.serializer                 org.apache.spark.serializer.KryoSerializer
 spark.kryo.registrator           is.hail.kryo.HailKryoRegistrator
 spark.driver.memory              ${HB_DRIVER_MEMORY:-1g}

@@ -11,6 +11,7 @@ import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { waitFor } from '../support/service';
+import { testTemporal } from '../support/temporal';
 import { addProjectMember, ensureBillingProject } from '../../db/queries/users';
 import { createLocalNodeDriver } from '../../activities/clusters/local-nodes';
 
@@ -117,9 +118,14 @@ describe('clusters', () => {
     expect(labelled('container')).toHaveLength(3);
     const live = await nodes.listNodes(NAME);
     expect(live.map((n) => n.node).sort()).toEqual([`${NAME}-master`, `${NAME}-worker-1`, `${NAME}-worker-2`]);
-    // The temporal CLI finds the cluster's workflow by its search attribute.
-    const list = spawnSync(process.env.HB_TEMPORAL_CLI ?? 'temporal', [], { encoding: 'utf8' });
-    void list;
+    // Temporal's visibility finds the cluster's workflow by its search attribute (what `temporal workflow list --query` asks).
+    const { client } = await testTemporal();
+    const found = await waitFor('the cluster workflow in visibility', async () => {
+      const ids: string[] = [];
+      for await (const w of client.workflow.list({ query: `ClusterName = '${NAME}' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
+      return ids.includes(c.workflow_id as string) ? ids : null;
+    }, 30_000, 500);
+    expect(found).toContain(c.workflow_id);
   }, 900_000);
 
   it('runs Hail from a script: range_table count and an import_vcf/export_vcf round trip in the shared tmp', async () => {
