@@ -37,7 +37,7 @@ import {
   type ImageRow,
   type PlanRow,
 } from '../../db/queries/clusters';
-import { CLUSTER_NAME, IMAGE_NAME, clusterSpecSchema, masterName, nodesOf, parseClusterSpec, type ClusterSpec } from '../../domain/clusters/spec';
+import { CLUSTER_NAME, IMAGE_NAME, MAX_WORKERS, masterName, nodesOf, parseClusterSpec, type ClusterSpec } from '../../domain/clusters/spec';
 import { diffNodes, plannedSpec, planSummary, type PlanAction } from '../../domain/clusters/plan';
 import { hourlyCost, nodesCost } from '../../domain/clusters/costs';
 
@@ -50,7 +50,11 @@ const ImageParams = z.object({
 });
 const ProjectName = z.string().min(1).max(100).refine((v) => !v.includes('\0'), 'may not contain NUL characters');
 
-const Spec = clusterSpecSchema.openapi('ClusterSpec');
+const Shape = z.object({ cores: z.int().min(1).max(96), memory_gib: z.int().min(1).max(624) });
+/** The published form of domain/clusters/spec.ts's schema, which stays the authority. */
+const Spec = z
+  .object({ image: z.string().regex(IMAGE_NAME), master: Shape.optional(), worker: Shape.optional(), workers: z.int().min(0).max(MAX_WORKERS) })
+  .openapi('ClusterSpec');
 const PlannedNodeJson = z.object({ name: z.string(), role: z.enum(['master', 'worker']), image: z.string(), cores: z.number(), memory_gib: z.number() });
 const NodeChange = z
   .object({ node: z.string(), change: z.enum(['add', 'remove', 'change', 'keep']), before: PlannedNodeJson.nullable(), after: PlannedNodeJson.nullable() })
