@@ -136,12 +136,13 @@ describe('clusters', () => {
       '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2',
       '1\t100\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\t1/1',
       '1\t200\t.\tG\tT\t.\tPASS\t.\tGT\t0/0\t0/1',
-    ].join('\\n');
+    ].join('\n');
     const script = [
       'import hail as hl, pyspark',
       'hl.init(sc=pyspark.SparkContext(), tmp_dir=os.environ["HAIL_HOME"] + "/tmp", quiet=True)',
       'print("COUNT", hl.utils.range_table(1000).count())',
-      `open(os.environ["HAIL_HOME"] + "/tmp/in.vcf", "w").write("${vcf}\\n")`,
+      // A JSON string is a Python string literal too.
+      `open(os.environ["HAIL_HOME"] + "/tmp/in.vcf", "w").write(${JSON.stringify(vcf + '\n')})`,
       'mt = hl.import_vcf("file://" + os.environ["HAIL_HOME"] + "/tmp/in.vcf")',
       'hl.export_vcf(mt, "file://" + os.environ["HAIL_HOME"] + "/tmp/out.vcf.bgz")',
       'back = hl.import_vcf("file://" + os.environ["HAIL_HOME"] + "/tmp/out.vcf.bgz", force_bgz=True)',
@@ -163,7 +164,7 @@ describe('clusters', () => {
     expect(kernel.status).toBe(201);
     const { id } = (await kernel.json()) as { id: string };
     const ws = `${s.url.replace('http', 'ws')}/clusters/${NAME}/jupyter/api/kernels/${id}/channels`;
-    const r = spawnSync(process.execPath, ['--experimental-websocket', CELL, ws, s.token, 'import pyspark\nsc = pyspark.SparkContext()\nprint("SUM", sc.parallelize(range(100)).sum())'], {
+    const r = spawnSync(process.execPath, ['--experimental-websocket', CELL, ws, s.token, 'import pyspark\nsc = pyspark.SparkContext()\nprint("SUM", sc.parallelize(range(100)).sum())\nsc.stop()'], {
       encoding: 'utf8',
       timeout: 300_000,
     });
