@@ -99,12 +99,17 @@ function refuse(socket: Duplex, status: number, message: string): void {
  * browser's Origin must be this service (no other site may ride the user's cookie).
  */
 export function jupyterUpgrade(s: Services) {
-  return async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+  // Nothing thrown here may reach the server: an upgrade handler's rejection would end the process.
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => undefined);
+    upgrade(req, socket, head).catch(() => socket.destroy());
+  };
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const m = PATH.exec(req.url ?? '');
     if (!m) return refuse(socket, 404, 'no such websocket');
     const origin = req.headers.origin;
-    if (origin && new URL(origin).host !== req.headers.host) return refuse(socket, 403, 'cross-origin websocket refused');
+    if (origin && URL.canParse(origin) && new URL(origin).host !== req.headers.host) return refuse(socket, 403, 'cross-origin websocket refused');
+    if (origin && !URL.canParse(origin)) return refuse(socket, 403, 'bad Origin');
     let up: { url: string; jupyterToken: string };
     try {
       up = await upstreamFor(s, m[1]!, bearer(req.headers.authorization) ?? cookieToken(req.headers.cookie));
@@ -128,5 +133,5 @@ export function jupyterUpgrade(s: Services) {
       socket.pipe(upstream);
     });
     socket.on('close', () => upstream.destroy());
-  };
+  }
 }

@@ -17,13 +17,15 @@ spark.driver.extraClassPath      $HAIL_JAR
 spark.executor.extraClassPath    ./hail-all-spark.jar
 spark.serializer                 org.apache.spark.serializer.KryoSerializer
 spark.kryo.registrator           is.hail.kryo.HailKryoRegistrator
-spark.driver.memory              ${HB_DRIVER_MEMORY:-1g}
-spark.executor.memory            ${HB_EXECUTOR_MEMORY:-1g}
+spark.driver.memory              ${HB_DRIVER_MEMORY:-768m}
+spark.executor.memory            ${HB_EXECUTOR_MEMORY:-768m}
 spark.driver.extraJavaOptions    $opens
 spark.executor.extraJavaOptions  $opens
 spark.ui.showConsoleProgress     false
 CONF
 export SPARK_NO_DAEMONIZE=1
+# The master and worker daemons are small; the node's memory is for executors and drivers.
+export SPARK_DAEMON_MEMORY=256m
 # Spark, Jupyter and login shells all run as the application user, so files written to
 # the shared tmp by executors can be renamed by the driver.
 export HOME=/home/hail
