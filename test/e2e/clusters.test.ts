@@ -25,7 +25,12 @@ let s: ProcessService;
 
 type Json = Record<string, unknown>;
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
-  const res = await s.api(`/api/v1alpha${path}`, { method, ...(body !== undefined ? { json: body } : {}) });
+  const send = () => s.api(`/api/v1alpha${path}`, { method, ...(body !== undefined ? { json: body } : {}) });
+  // A pooled keep-alive connection the server closed while spawnSync blocked the loop fails once; reads are safe to send again.
+  const res = await send().catch((e: unknown) => {
+    if (method !== 'GET') throw e;
+    return send();
+  });
   return { status: res.status, json: (await res.json().catch(() => ({}))) as Json };
 }
 
