@@ -7,9 +7,12 @@ import { createBillingActivities } from './billing';
 import { createAutoscalerActivities } from './autoscaler';
 import { createCallbackActivities } from './callbacks';
 import { createCloudDriver } from './cloud';
+import { createClusterActivities } from './clusters';
+import { createLocalNodeDriver } from './clusters/local-nodes';
+import type { ClusterNodeDriver } from './clusters/node-driver';
 
 /** The cloud the autoscaler owns VMs in, and where those VMs report. */
-export type CloudDeps = { driver: CloudDriver; apiUrl: string };
+export type CloudDeps = { driver: CloudDriver; apiUrl: string; clusterNodes?: ClusterNodeDriver };
 
 /** All activities the driver hosts; workflows import only this type. */
 export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
@@ -22,6 +25,7 @@ export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
     ...createAutoscalerActivities(deps, c.driver, c.apiUrl),
     // Callbacks never go to the API itself, at whichever address it is known.
     ...createCallbackActivities(deps, [...new Set([c.apiUrl, deps.config.api.url])]),
+    ...createClusterActivities(deps, c.clusterNodes ?? createLocalNodeDriver(deps.config.clusters)),
   };
 }
 

@@ -28,6 +28,8 @@ import { rateLimitRoutes } from './routes/rate-limits';
 import { metricsHandler } from './metrics';
 import { httpMetrics } from '../metrics/http';
 import { uiRoutes } from './ui';
+import { clusterRoutes } from './routes/clusters';
+import { jupyterProxy } from './jupyter-proxy';
 
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = router();
@@ -51,6 +53,10 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   // For Prometheus, not part of the published contract (see api/metrics.ts).
   app.get('/metrics', metricsHandler);
 
+  // A cluster's Jupyter, behind the user's sign-in (api/jupyter-proxy.ts).
+  app.all('/clusters/:name/jupyter', jupyterProxy);
+  app.all('/clusters/:name/jupyter/*', jupyterProxy);
+
   // Worker routes authenticate with instance tokens, never user tokens.
   app.route('/api/v1alpha', instanceRoutes());
 
@@ -68,6 +74,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   user.route('/', poolRoutes());
   user.route('/', instanceAdminRoutes());
   user.route('/', rateLimitRoutes());
+  user.route('/', clusterRoutes());
   app.route('/api/v1alpha', user);
 
   const v2 = router();

@@ -15,6 +15,10 @@ import { seedPools } from '../db/queries/pools';
 import { localPoolSeeds } from '../domain/pool-config';
 import { createApiMetrics } from '../metrics/registry';
 import { instrumentDb } from '../metrics/sql';
+import { createClusterGateway } from '../api/cluster-gateway';
+import { createLocalNodeDriver } from '../activities/clusters/local-nodes';
+import { jupyterUpgrade } from '../api/jupyter-proxy';
+import type { Services } from '../api/context';
 
 export type ApiServer = { url: string; port: number; stop(): Promise<void> };
 
@@ -24,7 +28,7 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
   // Submission rounds jobs against the stored pools; seed them if the driver has not yet.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
   const metrics = createApiMetrics();
-  const app = createApp({
+  const services: Services = {
     // Every statement a route runs is timed under its query function's name.
     db: instrumentDb(db, metrics.sql),
     metrics,
@@ -36,11 +40,15 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
       taskQueue: config.temporal.taskQueue,
       batchWindow: config.driver.batchWindow,
     }),
-  });
+    clusters: { workflows: createClusterGateway(client, config.temporal.taskQueue), nodes: createLocalNodeDriver(config.clusters) },
+  };
+  const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
     s.once('error', reject);
   });
+  // Websockets of clusters' Jupyter servers (kernel channels) bypass the Hono app.
+  server.on('upgrade', jupyterUpgrade(services));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.api.host}:${port}`;
   log.info('api listening', { url });

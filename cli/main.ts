@@ -3,8 +3,9 @@ import { runLocal } from './local';
 import { runService } from './services';
 import { runAgent } from '../worker-vm/main';
 import { AdminRefused, runAdmin, UsageError } from './admin';
+import { ClusterRefused, ClusterUsageError, runCluster } from './cluster';
 
-const USAGE = 'usage: cli/main.ts <local|api|driver|agent|admin>';
+const USAGE = 'usage: cli/main.ts <local|api|driver|agent|admin|cluster>';
 
 async function main(cmd: string | undefined): Promise<void> {
   switch (cmd) {
@@ -27,6 +28,15 @@ async function main(cmd: string | undefined): Promise<void> {
           if (!(e instanceof UsageError) && !(e instanceof Error && 'field' in e)) throw e;
           process.stderr.write(e.message + '\n');
           process.exit(2);
+        },
+      );
+    case 'cluster':
+      return runCluster(process.argv.slice(3)).then(
+        (code) => process.exit(code),
+        (e: unknown) => {
+          if (!(e instanceof ClusterRefused) && !(e instanceof ClusterUsageError)) throw e;
+          process.stderr.write(e.message + '\n');
+          process.exit(e instanceof ClusterUsageError ? 2 : 1);
         },
       );
     default:

@@ -126,6 +126,12 @@ const EnvSchema = z.object({
   HB_AZURE_ARM_ENDPOINT: z.string().url().optional(),
   /** How often the location monitor re-reads zones, quotas and prices from the cloud. */
   HB_LOCATION_REFRESH_MS: positiveInt.default(60_000),
+  /** Labels every cluster node, network and volume this deployment owns (reconciled by it). */
+  HB_CLUSTER_DEPLOYMENT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).default('local'),
+  /** The host address cluster nodes publish Jupyter on (the service proxies it). */
+  HB_CLUSTER_PUBLISH_HOST: z.string().default('127.0.0.1'),
+  /** The API token `cli/main.ts cluster …` sends; the local service's dev credentials when unset. */
+  HB_TOKEN: z.string().optional(),
 }).superRefine((e, ctx) => {
   if (e.HB_OBJECT_STORE === 'gcs' && !e.HB_GCS_BUCKET) {
     ctx.addIssue({ code: 'custom', path: ['HB_GCS_BUCKET'], message: 'required when HB_OBJECT_STORE=gcs' });
@@ -269,6 +275,14 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       scratchDir: path.join(dataDir, 'agents', e.HB_AGENT_NAME ?? 'agent'),
     },
     storage: storageConfig(dataDir, e),
+    clusters: {
+      deployment: e.HB_CLUSTER_DEPLOYMENT,
+      publishHost: e.HB_CLUSTER_PUBLISH_HOST,
+      dockerSocket: e.HB_DOCKER_SOCKET,
+      cliToken: e.HB_TOKEN,
+      /** HB_API_URL as given: the CLI prefers it over the local dev credentials. */
+      cliApiUrl: e.HB_API_URL,
+    },
     cloud: cloudConfig(e),
   };
 }

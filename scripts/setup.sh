@@ -173,6 +173,16 @@ fi
 
 [ "$mode" = --test ] || exit 0
 
+# ---------------------------------------------------------------- cluster image (tests)
+# The Hail/Spark node image test/e2e/clusters.test.ts deploys. Cached by content (a tag
+# lookup when built); the first build on a machine takes about 25 minutes on 2 cores (most
+# of it pip building pyspark), so it happens here once rather than inside a test's budget.
+if ! bash scripts/build-cluster-image.sh --tag | xargs docker image inspect >/dev/null 2>&1; then
+  say "building the cluster image (once per machine; about 25 minutes; log in $TOOLS/cluster-image-build.log)"
+  bash scripts/build-cluster-image.sh >"$TOOLS/cluster-image-build.log" 2>&1 \
+    || { tail -20 "$TOOLS/cluster-image-build.log" >&2; fail "the cluster image build failed (scripts/build-cluster-image.sh)"; }
+fi
+
 # ---------------------------------------------------------------- PostgreSQL (tests)
 pg_up() {
   if command -v pg_isready >/dev/null 2>&1; then

@@ -47,12 +47,17 @@ export const BatchIdAttr = defineSearchAttributeKey('BatchId', 'KEYWORD');
 export const BatchUserAttr = defineSearchAttributeKey('BatchUser', 'KEYWORD');
 export const BillingProjectAttr = defineSearchAttributeKey('BillingProject', 'KEYWORD');
 export const BatchStateAttr = defineSearchAttributeKey('BatchState', 'KEYWORD');
+/** One per cluster workflow: `temporal workflow list --query "ClusterName='ld14'"`. */
+export const ClusterNameAttr = defineSearchAttributeKey('ClusterName', 'KEYWORD');
+export const ClusterStateAttr = defineSearchAttributeKey('ClusterState', 'KEYWORD');
 
 export const SEARCH_ATTRIBUTES = {
   BatchId: 'Keyword',
   BatchUser: 'Keyword',
   BillingProject: 'Keyword',
   BatchState: 'Keyword',
+  ClusterName: 'Keyword',
+  ClusterState: 'Keyword',
 } as const;
 
 export type BatchWorkflowInput = {

@@ -4,3 +4,4 @@ export { schedulerWorkflow } from './scheduler';
 export { billingLimitsWorkflow } from './billing-limits';
 export { autoscalerWorkflow } from './autoscaler';
 export { callbacksWorkflow } from './callbacks';
+export { clusterWorkflow, clusterImageWorkflow } from './clusters/cluster';

@@ -8,3 +8,4 @@ export * from './resources';
 export * from './job-groups';
 export * from './callbacks';
 export * from './sessions';
+export * from './clusters';
