@@ -20,6 +20,8 @@ import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type
 import { runBaseline, type BaselineResult } from './baseline';
 import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
 import { runLoadTest } from './load-test';
+import { historyCost, type HistoryCost } from './histories';
+import { batchWorkflowId } from '../workflows/definitions';
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -153,6 +155,8 @@ type ServiceResult = {
   hostCpuBusyPct: number;
   /** The machine's 1-minute load average when the batch completed. */
   loadAvg1: number;
+  /** Events and workflow tasks per job, read from the batch's Temporal histories. */
+  temporal: HistoryCost | { error: string };
 };
 
 type ScenarioResult = {
@@ -194,6 +198,7 @@ async function runServiceScenario(
   const times = await jobTimes(api, sub.batchId);
   const e2eMs = done.observedAt - sub.t0;
   const cpu = cpuBefore.done();
+  const temporal = await batchHistoryCost(infra, sub.batchId, opts.jobs);
   return {
     batchId: sub.batchId,
     submitMs,
@@ -217,7 +222,21 @@ async function runServiceScenario(
     benchProcessCpuPct: cpu.processPct,
     hostCpuBusyPct: cpu.hostPct,
     loadAvg1: Number(os.loadavg()[0]!.toFixed(2)),
+    temporal,
   };
+}
+
+/** Once the batch workflow has ended (it may outlive GET batch's complete by a task or two). */
+async function batchHistoryCost(infra: Infra, batchId: number, jobs: number): Promise<HistoryCost | { error: string }> {
+  try {
+    await Promise.race([
+      infra.client.workflow.getHandle(batchWorkflowId(batchId)).result().catch(() => undefined),
+      new Promise((r) => setTimeout(r, 60_000)),
+    ]);
+    return await historyCost(infra.client, batchId, Array.from({ length: jobs }, (_, k) => k + 1));
+  } catch (e) {
+    return { error: message(e) };
+  }
 }
 
 function hostTimes(): { busy: number; total: number } {
@@ -310,6 +329,14 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
     out.push(
       `${r.executor}/${r.shape}: CPU of this process (API + driver + client) ${s.benchProcessCpuPct}% of a core, ` +
         `machine ${s.hostCpuBusyPct}% busy, load ${s.loadAvg1}; batch time_completed ${secs(s.timeCompletedMs)}; HTTP retries ${s.retries}`,
+    );
+    const t = s.temporal;
+    out.push(
+      'error' in t
+        ? `${r.executor}/${r.shape}: Temporal histories could not be read: ${t.error}`
+        : `${r.executor}/${r.shape}: Temporal per job: job workflows ${t.jobEventsPerJob} events, ${t.jobTasksPerJob} workflow tasks ` +
+            `(mean of ${t.jobSample}, max ${t.jobEventsMax} events); batch workflow ${t.batchEventsPerJob} events, ` +
+            `${t.batchTasksPerJob} workflow tasks (${t.batchEvents} events in ${t.batchRuns} runs)`,
     );
   }
   for (const r of results) {

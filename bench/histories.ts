@@ -1,0 +1,73 @@
+/**
+ * Temporal's cost of a batch, read from the real histories after it completed: events and
+ * workflow tasks per job, for the batch workflow's history chain (every run of `batch-<id>`,
+ * continue-as-new included) and for the job workflows separately. Job workflows are sampled
+ * evenly (their histories all have the same shape, and fetching 100,000 of them would take
+ * longer than the batch), the batch chain is read whole.
+ */
+import type { Client } from '@temporalio/client';
+import { batchWorkflowId, jobWorkflowId } from '../workflows/definitions';
+
+export type HistoryCost = {
+  /** Runs on the batch workflow's chain. */
+  batchRuns: number;
+  batchEvents: number;
+  batchWorkflowTasks: number;
+  batchEventsPerJob: number;
+  batchTasksPerJob: number;
+  /** Job workflows read, and their mean events and workflow tasks. */
+  jobSample: number;
+  jobEventsPerJob: number;
+  jobTasksPerJob: number;
+  jobEventsMax: number;
+};
+
+type Counted = { events: number; tasks: number };
+
+async function countHistory(client: Client, workflowId: string, runId?: string): Promise<Counted | null> {
+  try {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    // A workflow task is counted when it was scheduled: each one is a trip through matching.
+    const tasks = events.filter((e) => e.workflowTaskScheduledEventAttributes != null).length;
+    return { events: events.length, tasks };
+  } catch {
+    return null;
+  }
+}
+
+export async function historyCost(client: Client, batchId: number, jobIds: readonly number[], sample = 200): Promise<HistoryCost> {
+  const wid = batchWorkflowId(batchId);
+  const runs: string[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = '${wid}'` })) runs.push(w.runId);
+  let batchEvents = 0;
+  let batchTasks = 0;
+  for (const runId of runs) {
+    const c = await countHistory(client, wid, runId);
+    if (c) {
+      batchEvents += c.events;
+      batchTasks += c.tasks;
+    }
+  }
+  const step = Math.max(1, Math.floor(jobIds.length / sample));
+  const picked = jobIds.filter((_, k) => k % step === 0).slice(0, sample);
+  const counted: Counted[] = [];
+  for (let k = 0; k < picked.length; k += 20) {
+    const part = await Promise.all(picked.slice(k, k + 20).map((j) => countHistory(client, jobWorkflowId(batchId, j))));
+    for (const c of part) if (c) counted.push(c);
+  }
+  const n = Math.max(1, jobIds.length);
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const r2 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    batchRuns: runs.length,
+    batchEvents,
+    batchWorkflowTasks: batchTasks,
+    batchEventsPerJob: r2(batchEvents / n),
+    batchTasksPerJob: r2(batchTasks / n),
+    jobSample: counted.length,
+    jobEventsPerJob: r2(mean(counted.map((c) => c.events))),
+    jobTasksPerJob: r2(mean(counted.map((c) => c.tasks))),
+    jobEventsMax: Math.max(0, ...counted.map((c) => c.events)),
+  };
+}
