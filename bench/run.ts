@@ -7,7 +7,9 @@
  *   npm run bench -- --jobs 1000 --executor process|docker|both --shape independent|chain|both
  *                    --chain-length 10 --agents 2 --cores 4 --only scheduler|service
  *
- * Prints a table and, last, one `BENCH_JSON {...}` line for machines.
+ * Prints a table, per scenario the Temporal cost per job read from the batch's real histories
+ * (events and workflow tasks of the job workflows and of the batch workflow's chain, apart;
+ * bench/histories.ts) and, last, one `BENCH_JSON {...}` line for machines.
  */
 import os from 'node:os';
 import path from 'node:path';
