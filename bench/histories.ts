@@ -8,6 +8,12 @@
 import type { Client } from '@temporalio/client';
 import { batchWorkflowId, jobWorkflowId } from '../workflows/definitions';
 
+/** An event's type, by the one `…EventAttributes` field it carries (e.g. `timerStarted`). */
+function eventTypeName(e: object): string {
+  for (const [k, v] of Object.entries(e)) if (k.endsWith('EventAttributes') && v != null) return k.slice(0, -'EventAttributes'.length);
+  return 'unknown';
+}
+
 export type HistoryCost = {
   /** Runs on the batch workflow's chain. */
   batchRuns: number;
@@ -20,9 +26,11 @@ export type HistoryCost = {
   jobEventsPerJob: number;
   jobTasksPerJob: number;
   jobEventsMax: number;
+  /** Mean per sampled job of each event type: shows what a figure above the happy path is made of (e.g. task timeouts under load). */
+  jobEventTypes: Record<string, number>;
 };
 
-type Counted = { events: number; tasks: number };
+type Counted = { events: number; tasks: number; types: Map<string, number> };
 
 async function countHistory(client: Client, workflowId: string, runId?: string): Promise<Counted | null> {
   try {
@@ -30,7 +38,12 @@ async function countHistory(client: Client, workflowId: string, runId?: string):
     const events = history.events ?? [];
     // A workflow task is counted when it was scheduled: each one is a trip through matching.
     const tasks = events.filter((e) => e.workflowTaskScheduledEventAttributes != null).length;
-    return { events: events.length, tasks };
+    const types = new Map<string, number>();
+    for (const e of events) {
+      const name = eventTypeName(e);
+      types.set(name, (types.get(name) ?? 0) + 1);
+    }
+    return { events: events.length, tasks, types };
   } catch {
     return null;
   }
@@ -69,5 +82,12 @@ export async function historyCost(client: Client, batchId: number, jobIds: reado
     jobEventsPerJob: r2(mean(counted.map((c) => c.events))),
     jobTasksPerJob: r2(mean(counted.map((c) => c.tasks))),
     jobEventsMax: Math.max(0, ...counted.map((c) => c.events)),
+    jobEventTypes: meanTypes(counted, r2),
   };
+}
+
+function meanTypes(counted: Counted[], r2: (x: number) => number): Record<string, number> {
+  const sum = new Map<string, number>();
+  for (const c of counted) for (const [k, v] of c.types) sum.set(k, (sum.get(k) ?? 0) + v);
+  return Object.fromEntries([...sum].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, r2(v / Math.max(1, counted.length))]));
 }

@@ -340,6 +340,7 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
             `(mean of ${t.jobSample}, max ${t.jobEventsMax} events); batch workflow ${t.batchEventsPerJob} events, ` +
             `${t.batchTasksPerJob} workflow tasks (${t.batchEvents} events in ${t.batchRuns} runs)`,
     );
+    if (!('error' in t)) out.push(`${r.executor}/${r.shape}: job workflow events by type, mean per job: ${JSON.stringify(t.jobEventTypes)}`);
   }
   for (const r of results) {
     if ('error' in r.service) out.push(`ERROR ${r.executor}/${r.shape} service: ${r.service.error}`);
