@@ -62,8 +62,9 @@ export async function settleReleased(tx: Tx, batchId: number, candidates: ChildR
 /**
  * Walks down from jobs that just completed; `bad` are those that did not succeed. Each level is
  * one statement: it takes the finished parents off their children's counts and settles every
- * child whose count reached zero (Ready, or Cancelled below a bad parent unless always_run),
- * so a chain thousands deep costs one round trip per level. The self-join `old` reads the row
+ * child whose count reached zero (Ready, or Cancelled below a bad parent unless always_run).
+ * Below the first level the cancellation's cascade is tried as one recursive statement
+ * (`cascadeAtOnce`), so a chain thousands deep costs two round trips, not one per level. The self-join `old` reads the row
  * as it was before this statement, which tells a job settled now from one settled earlier.
  */
 export async function releaseChildren(
@@ -106,7 +107,52 @@ export async function releaseChildren(
     if (cancelled.length > 0) countState(delta, 'Cancelled', cancelled);
     frontier = cancelled;
     badSet = cancelled;
+    if (frontier.length > 0 && (await cascadeAtOnce(tx, batchId, frontier, now, delta))) return;
   }
+}
+
+/**
+ * The rest of a cancellation's walk in one recursive statement, when it can be decided at
+ * once: every job below the cancelled `frontier` (through jobs that are cancelled in turn) has
+ * all its pending parents in the frontier or in that set, and is Pending in a committed update,
+ * as in a chain or a tree. Then each of them is released: Cancelled, or Ready when always_run
+ * (which stops the walk below it). Returns false, changing nothing, when some job below waits
+ * for a parent outside the walk; the level-by-level walk then decides.
+ */
+async function cascadeAtOnce(tx: Tx, batchId: number, frontier: number[], now: number, delta: CountDelta): Promise<boolean> {
+  const f = intArray(frontier);
+  const rows = await rawRows<{ job_id: number; state: string }>(
+    tx,
+    sql`WITH RECURSIVE r(job_id) AS (
+          SELECT p.job_id FROM job_parents p WHERE p.batch_id = ${batchId} AND p.parent_id = ANY(${f})
+          UNION
+          SELECT p.job_id FROM r
+            JOIN jobs j ON j.batch_id = ${batchId} AND j.job_id = r.job_id AND j.state = 'Pending' AND NOT j.always_run
+            JOIN job_parents p ON p.batch_id = ${batchId} AND p.parent_id = r.job_id),
+        c AS (
+          SELECT j.job_id, j.always_run,
+                 j.state = 'Pending'
+                   AND EXISTS (SELECT 1 FROM batch_updates u
+                                WHERE u.batch_id = ${batchId} AND u.update_id = j.update_id AND u.committed)
+                   AND j.n_pending_parents = (
+                     SELECT count(*) FROM job_parents p
+                      WHERE p.batch_id = ${batchId} AND p.job_id = j.job_id
+                        AND (p.parent_id = ANY(${f}) OR p.parent_id IN (SELECT job_id FROM r))) AS covered
+            FROM r JOIN jobs j ON j.batch_id = ${batchId} AND j.job_id = r.job_id),
+        ok AS (SELECT COALESCE(bool_and(covered), false) AS ok FROM c)
+        UPDATE jobs t
+           SET n_pending_parents = 0, cancelled = true,
+               state = CASE WHEN c.always_run THEN 'Ready'::job_state ELSE 'Cancelled'::job_state END,
+               time_ready = CASE WHEN c.always_run THEN ${now}::bigint ELSE t.time_ready END,
+               end_time = CASE WHEN c.always_run THEN t.end_time ELSE ${now}::bigint END
+          FROM c, ok
+         WHERE ok.ok AND t.batch_id = ${batchId} AND t.job_id = c.job_id
+        RETURNING t.job_id, t.state::text AS state`,
+  );
+  if (rows.length === 0) return false;
+  const cancelled = rows.filter((r) => r.state === 'Cancelled').map((r) => r.job_id);
+  if (cancelled.length > 0) countState(delta, 'Cancelled', cancelled);
+  return true;
 }
 
 /**

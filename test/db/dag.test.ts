@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db-url';
+import { rawRows } from '../../db/client';
 import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
 import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
 import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
@@ -59,6 +60,31 @@ describe('the DAG walk', () => {
     expect(all[0]).toBe('Failed');
     expect(all.slice(1).every((st) => st === 'Cancelled')).toBe(true);
     expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: n, nFailed: 1, nCancelled: n - 1, nSucceeded: 0 });
+  });
+
+  it('cancels a 10,000-deep chain in one transaction, always_run below a cancelled parent made Ready', async () => {
+    const n = 10_000;
+    const b = await batchWith(Array.from({ length: n }, (_, i) => (i === 0 ? [] : [i])), { alwaysRun: [n - 1] });
+    await finishJob(database.db, b, 1, 'Failed', { now: 9 });
+    const counts = await rawRows<{ state: string; n: number; last: number }>(database.db, sql`SELECT state::text AS state, count(*)::int AS n, max(job_id) AS last FROM jobs WHERE batch_id = ${b} GROUP BY state ORDER BY last`);
+    // The always_run job runs; the one below it waits for it.
+    expect(counts).toEqual([
+      { state: 'Failed', n: 1, last: 1 },
+      { state: 'Cancelled', n: n - 3, last: n - 2 },
+      { state: 'Ready', n: 1, last: n - 1 },
+      { state: 'Pending', n: 1, last: n },
+    ]);
+    expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: n - 2, nCancelled: n - 3, nFailed: 1 });
+  });
+
+  it('stops a cancellation at a job that still waits for a parent outside it, and finishes it when that parent ends', async () => {
+    // 1 fails; 3 is below it; 4 waits for 3 and for 2, which is still to run; 5 is below 4.
+    const b = await batchWith([[], [], [1], [3, 2], [4]]);
+    await finishJob(database.db, b, 1, 'Failed', { now: 9 });
+    expect(await states(b)).toEqual(['Failed', 'Ready', 'Cancelled', 'Pending', 'Pending']);
+    await finishJob(database.db, b, 2, 'Success', { now: 10 });
+    expect(await states(b)).toEqual(['Failed', 'Success', 'Cancelled', 'Cancelled', 'Cancelled']);
+    expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: 5, nCancelled: 3 });
   });
 
   it('stamps the job with its own end time and the batch with the moment it completed', async () => {
