@@ -200,11 +200,15 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
     if (ids.length === 0 && limit > 0) {
       const rows = await rawRows<{ job_id: number }>(
         tx,
-        sql`UPDATE jobs SET launch_token = ${token}
-            WHERE batch_id = ${batchId} AND job_id IN (
+        // The pick is a CTE so it runs once: as an IN subquery the planner may rescan it per
+        // row, and a rescan with SKIP LOCKED can hand out more than `limit` jobs.
+        sql`WITH picked AS MATERIALIZED (
               SELECT job_id FROM jobs WHERE batch_id = ${batchId} AND state = 'Ready' AND launch_token IS NULL
               ORDER BY job_id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-            RETURNING job_id`,
+            UPDATE jobs SET launch_token = ${token}
+              FROM picked
+             WHERE jobs.batch_id = ${batchId} AND jobs.job_id = picked.job_id
+            RETURNING jobs.job_id`,
       );
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }

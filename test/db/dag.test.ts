@@ -2,6 +2,7 @@
  * The DAG bookkeeping and the exactly-once rules, against a real PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { useTestDatabase } from '../support/db-url';
 import { rawRows } from '../../db/client';
 import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
