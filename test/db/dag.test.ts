@@ -23,9 +23,9 @@ const pools = definePools(16);
 let seq = 0;
 
 /** A batch with one committed update; `parents[i]` are the in-update parents of job i+1. */
-async function batchWith(parents: number[][], opts: { alwaysRun?: number[] } = {}) {
+async function batchWith(parents: number[][], opts: { alwaysRun?: number[]; cancelAfterNFailures?: number } = {}) {
   const db = database.db;
-  const { batch } = await createBatch(db, { user: 'u', billingProject: 'p', token: `t${++seq}`, attributes: {}, callback: null, cancelAfterNFailures: null }, 1);
+  const { batch } = await createBatch(db, { user: 'u', billingProject: 'p', token: `t${++seq}`, attributes: {}, callback: null, cancelAfterNFailures: opts.cancelAfterNFailures ?? null }, 1);
   const update = await createUpdate(db, batch.id, `t${seq}`, parents.length, 1);
   const bunch = parents.map((ps, i) => ({
     job_id: i + 1,
@@ -43,6 +43,18 @@ async function states(batchId: number): Promise<JobState[]> {
 }
 
 describe('the DAG walk', () => {
+  it("cancels the whole batch once its failures reach the batch's cancel_after_n_failures, not before", async () => {
+    const b = await batchWith([[], [], [], [], [4]], { cancelAfterNFailures: 2 });
+    await finishJob(database.db, b, 1, 'Failed', { now: 3 });
+    expect(await states(b)).toEqual(['Failed', 'Ready', 'Ready', 'Ready', 'Pending']);
+    expect((await getBatch(database.db, b))?.cancelled).toBe(false);
+    await finishJob(database.db, b, 2, 'Failed', { now: 4 });
+    expect((await getBatch(database.db, b))?.cancelled).toBe(true);
+    // Ready jobs no workflow owns complete as Cancelled at once; the Pending child follows its parent.
+    expect(await states(b)).toEqual(['Failed', 'Failed', 'Cancelled', 'Cancelled', 'Cancelled']);
+    expect(await getBatch(database.db, b)).toMatchObject({ nFailed: 2, nCancelled: 3, nCompleted: 5 });
+  });
+
   it('makes parentless jobs Ready at commit and children Ready when all parents succeed', async () => {
     const b = await batchWith([[], [], [1, 2], [3]]);
     expect(await states(b)).toEqual(['Ready', 'Ready', 'Pending', 'Pending']);
