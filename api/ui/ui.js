@@ -26,13 +26,20 @@
     poll();
   });
 
+  function tick(v) {
+    if (v == null) return '';
+    return v !== 0 && Math.abs(v) < 0.01 ? v.toPrecision(2) : String(+v.toFixed(2));
+  }
+
   function plot(target, title, series, labels, yLabel) {
     if (!window.uPlot || !target) return null;
     var opts = {
       title: title,
       width: Math.min(target.clientWidth || 600, 640),
       height: 220,
-      axes: [{}, { label: yLabel }],
+      // Costs of a few cents a day are common: small values keep two significant digits
+      // rather than rounding every tick to 0.
+      axes: [{}, { label: yLabel, size: 70, values: function (u, vals) { return vals.map(tick); } }],
       series: [{}].concat(labels.map(function (l, i) {
         return { label: l, stroke: ['#2653c9', '#c9532f', '#2f9c56'][i % 3], width: 1.5 };
       })),
