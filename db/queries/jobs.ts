@@ -266,7 +266,12 @@ export async function listJobPage(
   q: Queryable,
   opts: { batchId: number; filter: SQL | undefined; lastJobId: number | null; limit: number },
 ): Promise<JobRow[]> {
-  const conds: (SQL | undefined)[] = [eq(jobs.batchId, opts.batchId), opts.filter];
+  const conds: (SQL | undefined)[] = [
+    eq(jobs.batchId, opts.batchId),
+    // As Hail: the jobs of an update that is not committed yet are not listed.
+    sql`EXISTS (SELECT 1 FROM ${batchUpdates} u WHERE u.batch_id = ${jobs.batchId} AND u.update_id = ${jobs.updateId} AND u.committed)`,
+    opts.filter,
+  ];
   if (opts.lastJobId !== null) conds.push(gt(jobs.jobId, opts.lastJobId));
   return q.select().from(jobs).where(and(...conds)).orderBy(asc(jobs.jobId)).limit(opts.limit);
 }

@@ -43,6 +43,17 @@ async function states(batchId: number): Promise<JobState[]> {
 }
 
 describe('the DAG walk', () => {
+  it('lists only the jobs of committed updates, as Hail', async () => {
+    const db = database.db;
+    const b = await batchWith([[]]);
+    const update = await createUpdate(db, b, `t${++seq}-second`, 1, 2);
+    const bunch = [{ job_id: 1, process: { type: 'docker', image: 'x', command: ['true'] } }];
+    await insertJobs(db, b, update.updateId, parseJobBunch(bunch, { startJobId: update.startJobId, nJobsInUpdate: 1, pools, user: 'u', regions: ['local'] }));
+    expect(await states(b)).toEqual(['Ready']);
+    await commitUpdate(db, b, update.updateId, 3);
+    expect(await states(b)).toEqual(['Ready', 'Ready']);
+  });
+
   it("cancels the whole batch once its failures reach the batch's cancel_after_n_failures, not before", async () => {
     const b = await batchWith([[], [], [], [], [4]], { cancelAfterNFailures: 2 });
     await finishJob(database.db, b, 1, 'Failed', { now: 3 });
