@@ -128,6 +128,9 @@ export function readStringMap(value: unknown, field: string): Record<string, str
         if (e instanceof SpecError) throw new SpecError(field, `key ${showValue(k)} ${e.detail}`);
         throw e;
       }
+      // Hail's validator words a value of another type as "… is not <class 'str'>", which its
+      // clients and tests match.
+      if (typeof v !== 'string') throw new SpecError(fieldPath(field, k), `found ${kindOf(v)}, which is not <class 'str'>`);
       return [k, readString(v, fieldPath(field, k))];
     }),
   );

@@ -69,7 +69,7 @@ describe('parseBatchSpec', () => {
     [{ n_jobs: '3' }, 'n_jobs', /expected an integer, found string '3'/],
     [{ billing_project: '' }, 'billing_project', /must not be empty/],
     [{ token: 5 }, 'token', /expected a string/],
-    [{ attributes: { a: 1 } }, 'attributes.a', /expected a string/],
+    [{ attributes: { a: 1 } }, 'attributes.a', /found number .*, which is not <class 'str'>/],
     [{ attributes: ['a'] }, 'attributes', /expected an object of strings/],
     [{ cancel_after_n_failures: 0 }, 'cancel_after_n_failures', /at least 1/],
     [{ n_job_groups: -2 }, 'n_job_groups', /at least 0/],

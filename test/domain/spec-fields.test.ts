@@ -70,7 +70,7 @@ describe('plain fields', () => {
     [{ env: [{ name: '', value: 'x' }] }, 'bunch[0].env[0].name', /must not be empty/],
     [{ env: [{ name: 'A' }] }, 'bunch[0].env[0].value', /required/],
     [{ env: { A: '1' } }, 'bunch[0].env', /expected a list/],
-    [{ attributes: { name: 5 } }, 'bunch[0].attributes.name', /expected a string/],
+    [{ attributes: { name: 5 } }, 'bunch[0].attributes.name', /found number .*, which is not <class 'str'>/],
     [{ input_files: [{ from: 'a' }] }, 'bunch[0].input_files[0].to', /required/],
     [{ output_files: [['a', 'b']] }, 'bunch[0].output_files[0]', /expected an object/],
     [{ port: 0 }, 'bunch[0].port', /at least 1/],

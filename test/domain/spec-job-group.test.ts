@@ -26,6 +26,7 @@ describe('parseJobGroups', () => {
     [[{ job_group_id: 1, callback: 'file:///etc/passwd' }], 'job_groups[0].callback', /scheme 'file'/],
     [[{ job_group_id: 1, callback: 'gopher://x:70/' }], 'job_groups[0].callback', /scheme 'gopher'/],
     [[{ job_group_id: 1, attributes: { k: 'a\u0000' } }], 'job_groups[0].attributes.k', /NUL/],
+    [[{ job_group_id: 1, attributes: { foo: 1 } }], 'job_groups[0].attributes.foo', /found number .*, which is not <class 'str'>/],
     [[{ job_group_id: 2 }], 'job_groups[0].job_group_id', /expected 1, found 2/],
     [[{ job_group_id: 1 }, { job_group_id: 2 }, { job_group_id: 3 }, { job_group_id: 4 }], 'job_groups[3].job_group_id', /out of range/],
     [[{ job_group_id: 1, in_update_parent_id: 1 }], 'job_groups[0].in_update_parent_id', /at most 0/],
