@@ -97,6 +97,9 @@ export HAIL_TERRA=1 HAIL_LOCATION=gce HAIL_DOMAIN="$host_port" HAIL_CLOUD=gcp \
   HAIL_BATCH_BILLING_PROJECT=test HAIL_BILLING_PROJECT=test \
   DOCKER_ROOT_IMAGE=ubuntu:24.04 HAIL_CURL_IMAGE=ubuntu:24.04 HAIL_NETCAT_UBUNTU_IMAGE=ubuntu:24.04 \
   HAIL_WORKDIR_IMAGE=hail-suite-workdir:latest \
-  HAIL_BATCH_WORKER_IP=127.0.0.1 HAIL_BATCH_WORKER_PORT="${HB_SUITE_CALLBACK_PORT:-5000}"
+  HAIL_BATCH_WORKER_IP=127.0.0.1 HAIL_BATCH_WORKER_PORT="${HB_SUITE_CALLBACK_PORT:-5000}" \
+  HAIL_BATCH_ID="${HAIL_BATCH_ID:-0}" HAIL_JOB_ID="${HAIL_JOB_ID:-0}"
+# The suite is written to run inside a Hail job (its create_batch adds a `client_job`
+# attribute from HAIL_BATCH_ID / HAIL_JOB_ID, and test_batch_callback expects it): say so.
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider -o cache_dir="$WORK/pytest-cache" \
   --timeout="${HB_SUITE_TIMEOUT:-900}" -rfE --junitxml="$WORK/junit.xml" "${files[@]}" "$@"
