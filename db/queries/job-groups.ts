@@ -2,7 +2,7 @@
  * Job groups in PostgreSQL: created in updates, wired into the ancestors table when their
  * update commits, cancelled with their subtree, read with their rolled-up counts.
  */
-import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import { jobGroups, jobGroupSelfAndAncestors } from '../schema';
 import { rawRows, type Db, type Queryable, type Tx } from '../client';
 import { DbError } from './errors';
@@ -64,8 +64,8 @@ export async function checkEarlierGroups(
 
 /**
  * Inserts one bunch of job groups into an uncommitted update. Idempotent: a resent bunch is a
- * no-op. Bunches may come in any order; a parent in this update that has not arrived yet is
- * checked when the update commits.
+ * no-op. As Hail, a group's parent must exist when the group arrives (parents first); jobs'
+ * bunches may still come in any order.
  */
 export async function insertJobGroups(db: Db, batchId: number, updateId: number, specs: JobGroupSpec[], now: number): Promise<void> {
   if (specs.length === 0) return;
@@ -94,6 +94,26 @@ export async function insertJobGroups(db: Db, batchId: number, updateId: number,
       update.startJobGroupId,
       specs.map((g, i) => ({ id: g.parent_id, field: `job_groups[${i}].absolute_parent_id` })),
     );
+    // As Hail: a parent in this update must have arrived already, earlier in this bunch or in an
+    // earlier one (its client sends groups parents first; ids only grow down the tree).
+    const inUpdateParents = [...new Set(specs.map((g) => g.parent_id).filter((p) => p >= update.startJobGroupId))];
+    if (inUpdateParents.length > 0) {
+      const arrived = new Set(
+        (
+          await tx
+            .select({ id: jobGroups.jobGroupId })
+            .from(jobGroups)
+            .where(and(eq(jobGroups.batchId, batchId), inArray(jobGroups.jobGroupId, inUpdateParents)))
+        ).map((r) => r.id),
+      );
+      const seen = new Set<number>();
+      specs.forEach((g, i) => {
+        if (g.parent_id >= update.startJobGroupId && !arrived.has(g.parent_id) && !seen.has(g.parent_id)) {
+          throw new DbError('invalid', `job group parent ${g.parent_id} does not exist`, `job_groups[${i}].in_update_parent_id`);
+        }
+        seen.add(g.job_group_id);
+      });
+    }
     const outside = specs.map((g) => g.parent_id).filter((p) => p !== ROOT_JOB_GROUP_ID && p < update.startJobGroupId);
     const depths = bunchDepths(specs, await committedDepths(tx, batchId, outside));
     const deep = firstTooDeep(specs, depths);

@@ -151,12 +151,13 @@ describe('job groups in the database', () => {
     await expect(update(b3, [], [{ absolute_job_group_id: 7 }])).rejects.toThrow(/job group 7.*does not exist/);
   });
 
-  it('takes bunches of groups out of order and resent bunches as no-ops', async () => {
+  it("refuses a group whose parent has not arrived (as Hail), takes resent bunches as no-ops", async () => {
     const b = await newBatch();
     const u = await createUpdate(database.db, b, `o${++seq}`, 1, 1, 2);
     const gs = parseJobGroups([{ job_group_id: 1 }, { job_group_id: 2, in_update_parent_id: 1 }], { startJobGroupId: 1, nJobGroupsInUpdate: 2 });
-    await insertJobGroups(database.db, b, u.updateId, [gs[1]!], 1);
+    await expect(insertJobGroups(database.db, b, u.updateId, [gs[1]!], 1)).rejects.toThrow('job group parent 1 does not exist');
     await insertJobGroups(database.db, b, u.updateId, [gs[0]!], 1);
+    await insertJobGroups(database.db, b, u.updateId, [gs[1]!], 1);
     await insertJobGroups(database.db, b, u.updateId, [gs[1]!], 1);
     const specs = parseJobBunch([{ job_id: 1, process: { type: 'docker', image: 'x', command: ['true'] }, in_update_job_group_id: 2 }], {
       startJobId: 1, nJobsInUpdate: 1, pools, user: 'u', regions: ['local'], startJobGroupId: 1, nJobGroupsInUpdate: 2,

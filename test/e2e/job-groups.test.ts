@@ -1,6 +1,6 @@
 /**
  * Job groups end to end through HTTP on a real service: created in create-fast and in updates
- * (bunches resent and out of order), read with their counts, nested, cancelled with their
+ * (bunches resent; a group before its parent refused, as Hail), read with their counts, nested, cancelled with their
  * subtree while a sibling runs on, and Hail's errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,7 +80,7 @@ describe('job groups over HTTP', () => {
     expect((await call(`${v1}/batches/${id}/job-groups/9`)).status).toBe(404);
   });
 
-  it('groups in updates: reserved ids, bunches resent and out of order, commit checks, Hail errors', async () => {
+  it('groups in updates: reserved ids, bunches resent, parents first, commit checks, Hail errors', async () => {
     const b = await ok(`${v1}/batches/create`, 'POST', { billing_project: s.billingProject, n_jobs: 0, token: token() });
     const id = b.id as number;
     const u = await ok(`${v1}/batches/${id}/updates/create`, 'POST', { token: token(), n_jobs: 1, n_job_groups: 2 });
@@ -100,9 +100,13 @@ describe('job groups over HTTP', () => {
     const missing = await call(`${v1}/batches/${id}/updates/${u.update_id}/commit`, 'PATCH');
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toBe('wrong number of job groups: expected 2, actual 0');
-    // The child's bunch first, then the parent's, then the child's again (a client's retry).
-    await ok(groups, 'POST', [{ job_group_id: 2, in_update_parent_id: 1 }]);
+    // A child before its parent is refused as Hail refuses it; then the parent, the child, and
+    // the child again (a client's retry, a no-op).
+    const orphan = await call(groups, 'POST', [{ job_group_id: 2, in_update_parent_id: 1 }]);
+    expect(orphan.status).toBe(400);
+    expect(orphan.body.error.message).toMatch(/job group parent 1 does not exist/);
     await ok(groups, 'POST', [{ job_group_id: 1 }]);
+    await ok(groups, 'POST', [{ job_group_id: 2, in_update_parent_id: 1 }]);
     await ok(groups, 'POST', [{ job_group_id: 2, in_update_parent_id: 1 }]);
     const commit = await ok(`${v1}/batches/${id}/updates/${u.update_id}/commit`, 'PATCH');
     expect(commit.start_job_group_id).toBe(1);
