@@ -248,11 +248,11 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
 export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
-    // As Hail, a batch that has no work left (none yet, or all done) is marked cancelled too:
-    // it takes no more updates afterwards.
+    // A batch with no work left (none yet, or all done) is left as it is: cancelling a batch
+    // that succeeded changes nothing, and it takes later updates.
+    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
     const delta = emptyDelta();
     await cancelBatchRows(tx, batchId, now, delta);
-    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: !batch.cancelled };
     return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };
   });
 }
