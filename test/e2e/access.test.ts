@@ -169,6 +169,22 @@ const USER_ROUTES: Row[] = [
   ['GET pools', () => ({ method: 'GET', path: `${v1}/pools` }), ADMIN],
   ['GET pools/{name}', () => ({ method: 'GET', path: `${v1}/pools/standard` }), ADMIN],
   ['PATCH pools/{name}', () => ({ method: 'PATCH', path: `${v1}/pools/highcpu`, body: { worker_max_idle_time_secs: 30 } }), ADMIN],
+  // the driver's rate limit
+  ['GET rate_limits', () => ({ method: 'GET', path: `${v1}/rate_limits` }), ADMIN],
+  ['PUT rate_limits/{pool}', () => ({ method: 'PUT', path: `${v1}/rate_limits/highcpu`, body: { jobs_per_second: null } }), ADMIN],
+  // clusters and their images: a cluster or image no one has is 404 to everyone (nothing told);
+  // a bad body is 400 to everyone, before any lookup
+  ['GET clusters', () => ({ method: 'GET', path: `${v1}/clusters` }), ALL],
+  ['GET clusters/{name}', () => ({ method: 'GET', path: `${v1}/clusters/nosuch` }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
+  ['GET clusters/{name}/plans/{plan}', () => ({ method: 'GET', path: `${v1}/clusters/nosuch/plans/1` }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
+  ['POST clusters/{name}/plan', () => ({ method: 'POST', path: `${v1}/clusters/nosuch/plan`, body: { to: 'destroy' } }), { owner: 400, member: 400, nonMember: 400, admin: 400 }],
+  ['POST clusters/{name}/apply', () => ({ method: 'POST', path: `${v1}/clusters/nosuch/apply`, body: { plan_id: 1 } }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
+  ['POST clusters/{name}/up', () => ({ method: 'POST', path: `${v1}/clusters/nosuch/up`, body: { spec: {} } }), { owner: 400, member: 400, nonMember: 400, admin: 400 }],
+  ['GET cluster-images', () => ({ method: 'GET', path: `${v1}/cluster-images` }), ALL],
+  ['POST cluster-images', () => ({ method: 'POST', path: `${v1}/cluster-images`, body: {} }), { owner: 400, member: 400, nonMember: 400, admin: 400 }],
+  ['GET cluster-images/{family}/{version}', () => ({ method: 'GET', path: `${v1}/cluster-images/nosuch/1.0.0` }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
+  ['POST cluster-images/{family}/{version}/share', () => ({ method: 'POST', path: `${v1}/cluster-images/nosuch/1.0.0/share`, body: { with: ['test'] } }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
+  ['POST cluster-images/{family}/{version}/accept', () => ({ method: 'POST', path: `${v1}/cluster-images/nosuch/1.0.0/accept`, body: { project: 'test' } }), { owner: 404, member: 404, nonMember: 404, admin: 404 }],
 ];
 
 /** The batch and job routes, which v2alpha serves too: the same rows under /api/v2alpha. */
@@ -309,6 +325,10 @@ function routeLabel(registered: string): string {
     .replace(':container', 'main')
     .replace(':billing_project', '{bp}')
     .replace(':user', '{u}')
-    .replace(':name', '{name}');
+    .replace(':name', '{name}')
+    .replace(':pool', '{pool}')
+    .replace(':plan_id', '{plan}')
+    .replace(':family', '{family}')
+    .replace(':version', '{version}');
   return `${method} ${v2Prefix}${rest}`;
 }
