@@ -6,7 +6,7 @@ import { createSchedulerActivities } from './scheduler';
 import { createBillingActivities } from './billing';
 import { createAutoscalerActivities } from './autoscaler';
 import { createCallbackActivities } from './callbacks';
-import { createCloudDriver } from './cloud';
+import { createLocalDriver } from './cloud/local';
 import { createClusterActivities } from './clusters';
 import { createLocalNodeDriver } from './clusters/local-nodes';
 import type { ClusterNodeDriver } from './clusters/node-driver';
@@ -16,7 +16,9 @@ export type CloudDeps = { driver: CloudDriver; apiUrl: string; clusterNodes?: Cl
 
 /** All activities the driver hosts; workflows import only this type. */
 export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
-  const c = cloud ?? { driver: createCloudDriver(deps.config), apiUrl: deps.config.api.url };
+  // Without a cloud given (tests of activities alone), the local one; the driver process passes
+  // the configured cloud (cli/driver.ts).
+  const c = cloud ?? { driver: createLocalDriver(deps.config), apiUrl: deps.config.api.url };
   return {
     ...createBatchActivities(deps),
     ...createJobActivities(deps),

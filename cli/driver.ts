@@ -107,7 +107,7 @@ export async function startDriver(deps: {
   await seedResources(db, rateCardForLocations(cloudLocations), Date.now());
   // Rows that exist keep what an admin set; only missing pools are added.
   await seedPools(db, localPoolSeeds(config.localPool.pools, config.localPool.coresPerAgent), Date.now());
-  const cloud = createCloudDriver(config, deps.apiUrl);
+  const cloud = await createCloudDriver(config, deps.apiUrl);
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,

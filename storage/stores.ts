@@ -1,7 +1,20 @@
 /** The one object store a process uses, as the deployment's config chooses it. */
-import { AzureBlobObjectStore, type AzureStoreSettings } from './azure-object-store';
-import { GcsObjectStore, type GcsStoreSettings } from './gcs-object-store';
+import type { AzureStoreSettings } from './azure-object-store';
+import type { GcsStoreSettings } from './gcs-object-store';
 import { LocalDirObjectStore, type ObjectStore } from './object-store';
+
+/**
+ * A store whose module loads on first use: the cloud storage SDKs take seconds to import, and
+ * every API and agent process would pay for both clouds otherwise.
+ */
+function lazyStore(load: () => Promise<ObjectStore>): ObjectStore {
+  let store: Promise<ObjectStore> | undefined;
+  const ready = () => (store ??= load());
+  return {
+    put: async (key, data) => (await ready()).put(key, data),
+    get: async (key) => (await ready()).get(key),
+  };
+}
 
 export type ObjectStoreSettings =
   | { kind: 'local'; dir: string }
@@ -13,8 +26,8 @@ export function openObjectStore(settings: ObjectStoreSettings): ObjectStore {
     case 'local':
       return new LocalDirObjectStore(settings.dir);
     case 'gcs':
-      return new GcsObjectStore(settings);
+      return lazyStore(async () => new (await import('./gcs-object-store')).GcsObjectStore(settings));
     case 'azure':
-      return new AzureBlobObjectStore(settings);
+      return lazyStore(async () => new (await import('./azure-object-store')).AzureBlobObjectStore(settings));
   }
 }
