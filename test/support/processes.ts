@@ -140,7 +140,7 @@ export async function startProcessService(opts: {
       await createInstanceLifecycle({ db: database.db, config, log: createLogger('error') }, createLocalDriver(config), url).deleteAll('test finished');
       await database.close();
       await tdb.drop();
-      if (!process.env.HB_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
   return service;
