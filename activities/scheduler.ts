@@ -1,12 +1,12 @@
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import { dispatchJob, killJob } from './agent-client';
-import { selectCandidates, type Placement, type SchedulableInstance } from '../domain/fair-share';
+import { selectCandidates, type SchedulableInstance } from '../domain/fair-share';
 import { planPool, roundWantsMore, summarizeRound, type UserDecision } from '../domain/scheduling-round';
 import { JOB_PRIVATE_POOL } from '../domain/pools';
-import { candidateJobs, poolDemand, type CandidateJob, type PoolDemand } from '../db/queries/scheduling';
+import { candidateJobs, poolDemand, type PoolDemand } from '../db/queries/scheduling';
 import { countFailedRequest, schedulableInstances } from '../db/queries/instances';
-import { markDispatched, newAttemptId, reserveAttempt, undispatchedAttempts, type Dispatch } from '../db/queries/attempts';
+import { markDispatched, newAttemptId, reserveAttempts, undispatchedAttempts, type Dispatch } from '../db/queries/attempts';
 
 /** Hail gives no new work to an instance with more than one failed request. */
 const MAX_FAILED_REQUESTS = 1;
@@ -102,22 +102,20 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       bypass: { random: Math.random, recentStops: recentStops.get(pool) ?? [] },
     });
     recentStops.set(pool, round.recentStops);
-    const reserved: Placement<CandidateJob>[] = [];
     // The rate limit keeps the first placements, in the fair-share order the round chose.
     const placements = budget === undefined ? round.placements : round.placements.slice(0, budget);
-    for (const p of placements) {
-      // Conditional on the job still being schedulable: a job cancelled since it was read is
-      // skipped here, never started.
-      const ok = await reserveAttempt(db, {
-        batchId: p.job.batchId,
-        jobId: p.job.jobId,
-        attemptId: newAttemptId(),
-        instanceName: p.instance,
-        coresMcpu: p.job.coresMcpu,
-        now: clock(deps),
-      });
-      if (ok) reserved.push(p);
-    }
+    // Reserved conditionally on each job still being schedulable: a job cancelled since it was
+    // read is skipped here, never started.
+    const now = clock(deps);
+    const wanted = placements.map((p) => ({
+      batchId: p.job.batchId,
+      jobId: p.job.jobId,
+      attemptId: newAttemptId(),
+      instanceName: p.instance,
+      coresMcpu: p.job.coresMcpu,
+    }));
+    const made = new Set((await reserveAttempts(db, wanted, now)).map((r) => `${r.batchId}:${r.jobId}`));
+    const reserved = placements.filter((p) => made.has(`${p.job.batchId}:${p.job.jobId}`));
     if (reserved.length > 0) {
       deps.metrics?.jobsScheduled.inc({ pool }, reserved.length);
       deps.metrics?.jobTransitions.inc({ from: 'Ready', to: 'Running' }, reserved.length);

@@ -89,7 +89,15 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
 
 /** A request value as Hail's resource messages show it: bare, cut short. */
 function shownRequest(value: unknown): string {
-  const text = typeof value === 'string' ? value : value === undefined || value === null ? 'None' : String(value);
+  // JSON bodies can hold objects without a prototype, which String() cannot convert; those are shown as JSON.
+  const text =
+    typeof value === 'string'
+      ? value
+      : value === undefined || value === null
+        ? 'None'
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -11,30 +11,49 @@ import type { Db } from '../db/client';
 import type { SqlMetrics } from './registry';
 
 const BUILDER_STARTS = new Set(['select', 'selectDistinct', 'selectDistinctOn', 'insert', 'update', 'delete', 'execute', 'with']);
-const QUERY_FRAME = /at (?:async )?(?:[\w$]+\.)?([\w$]+) \(.*\/db\/queries\/([\w-]+)\.[jt]s:/;
-const QUERY_FILE = /\/db\/queries\/([\w-]+)\.[jt]s:/;
+const QUERY_FILE = /\/db\/queries\/([\w-]+)\.[jt]s$/;
+
+/** A frame as the stack gives it: the function's name and its file. */
+export type Frame = { functionName: string | null; fileName: string | null };
 
 /** `module.function` of the innermost named frame in db/queries/, else where the call came from. */
-export function queryNameFromStack(stack: string): string {
-  const lines = stack.split('\n');
-  for (const line of lines) {
-    const m = QUERY_FRAME.exec(line);
-    if (m && m[1] !== 'Object' && m[1] !== 'anonymous') return `${m[2]}.${m[1]}`;
+export function queryNameFromFrames(frames: readonly Frame[]): string {
+  let anonymousIn: string | undefined;
+  for (const f of frames) {
+    const m = f.fileName ? QUERY_FILE.exec(f.fileName) : null;
+    if (!m) continue;
+    const fn = f.functionName?.split('.').pop();
+    if (fn && fn !== 'Object' && fn !== 'anonymous') return `${m[1]}.${fn}`;
+    anonymousIn ??= m[1];
   }
-  for (const line of lines) {
-    const m = QUERY_FILE.exec(line);
-    if (m) return `${m[1]}.anonymous`;
-  }
-  return 'unnamed';
+  return anonymousIn ? `${anonymousIn}.anonymous` : 'unnamed';
 }
 
+/**
+ * The calling query function, from V8's structured call sites: no stack text is formatted,
+ * so no source map is consulted (formatting a stack through a loader's source maps cost more
+ * than the statements it named).
+ */
 function callerName(): string {
-  const holder: { stack?: string } = {};
+  const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 12;
-  Error.captureStackTrace(holder, callerName);
-  Error.stackTraceLimit = limit;
-  return queryNameFromStack(holder.stack ?? '');
+  Error.prepareStackTrace = (_e, sites) => sites;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.captureStackTrace(holder, callerName);
+    const sites = (holder.stack ?? []) as NodeJS.CallSite[];
+    return queryNameFromFrames(sites.map((c) => ({ functionName: c.getFunctionName(), fileName: fileOf(c) })));
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function fileOf(c: NodeJS.CallSite): string | null {
+  const f = c.getFileName() ?? null;
+  // Loaders may name modules by URL and add a query string.
+  return f === null ? null : f.replace(/^file:\/\//, '').replace(/\?.*$/, '');
 }
 
 type AnyFn = (...args: unknown[]) => unknown;

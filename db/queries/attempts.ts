@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import { attempts, batches, instances, jobs } from '../schema';
-import type { Db, Queryable } from '../client';
+import { rawRows, type Db, type Queryable } from '../client';
 import type { AttemptOutcome } from '../../domain/states';
 import type { JobSpec } from '../../domain/job-spec';
 import type { QuantifiedResource } from '../../domain/billing-resources';
@@ -64,6 +64,68 @@ export async function reserveAttempt(
     if (e instanceof Error && e.message.includes('Rollback')) return false;
     throw e;
   });
+}
+
+export type Reservation = AttemptKey & { instanceName: string; coresMcpu: number };
+
+/** Thrown inside the round's transaction when an instance no longer has the room planned. */
+class RoomGone extends Error {}
+
+/**
+ * Places a scheduling round's jobs in one transaction: a handful of statements for the whole
+ * round instead of one transaction per job, which kept a round's reservations waiting on the
+ * connection pool and the instances' rows behind every finishing job. Jobs no longer
+ * schedulable are skipped. An instance's room only grows behind the scheduler's back (jobs
+ * end) unless it is deactivated; then the round falls back to placing job by job, so each
+ * placement still succeeds or fails alone. Returns the placements made.
+ */
+export async function reserveAttempts(db: Db, list: readonly Reservation[], now: number): Promise<Reservation[]> {
+  if (list.length === 0) return [];
+  try {
+    return await db.transaction(async (tx) => {
+      const wanted = sql.join(
+        list.map((r) => sql`(${r.batchId}::bigint, ${r.jobId}::integer, ${r.attemptId}::text)`),
+        sql`, `,
+      );
+      const moved = await rawRows<{ batch_id: string | number; job_id: number }>(tx, sql`
+        UPDATE ${jobs} SET state = 'Running', attempt_id = v.attempt_id, n_attempts = ${jobs.nAttempts} + 1, start_time = NULL
+        FROM (VALUES ${wanted}) AS v(batch_id, job_id, attempt_id)
+        WHERE ${jobs.batchId} = v.batch_id AND ${jobs.jobId} = v.job_id AND ${jobs.state} = 'Ready'
+          AND ${jobs.launchToken} IS NOT NULL AND NOT (${jobs.cancelled} AND NOT ${jobs.alwaysRun})
+        RETURNING ${jobs.batchId} AS batch_id, ${jobs.jobId} AS job_id`);
+      const movedKeys = new Set(moved.map((m) => `${Number(m.batch_id)}:${m.job_id}`));
+      const placed = list.filter((r) => movedKeys.has(`${r.batchId}:${r.jobId}`));
+      if (placed.length === 0) return [];
+      const perInstance = new Map<string, number>();
+      for (const r of placed) perInstance.set(r.instanceName, (perInstance.get(r.instanceName) ?? 0) + r.coresMcpu);
+      const takes = sql.join(
+        [...perInstance].map(([name, cores]) => sql`(${name}::text, ${cores}::integer)`),
+        sql`, `,
+      );
+      const took = await rawRows<{ name: string }>(tx, sql`
+        UPDATE ${instances} SET free_cores_mcpu = ${instances.freeCoresMcpu} - v.cores
+        FROM (VALUES ${takes}) AS v(name, cores)
+        WHERE ${instances.name} = v.name AND ${instances.state} = 'active' AND ${instances.freeCoresMcpu} >= v.cores
+        RETURNING ${instances.name} AS name`);
+      if (took.length !== perInstance.size) throw new RoomGone();
+      await tx.insert(attempts).values(
+        placed.map((r) => ({
+          batchId: r.batchId,
+          jobId: r.jobId,
+          attemptId: r.attemptId,
+          instanceName: r.instanceName,
+          coresMcpu: r.coresMcpu,
+          timeScheduled: now,
+        })),
+      );
+      return placed;
+    });
+  } catch (e) {
+    if (!(e instanceof RoomGone)) throw e;
+    const placed: Reservation[] = [];
+    for (const r of list) if (await reserveAttempt(db, { ...r, now })) placed.push(r);
+    return placed;
+  }
 }
 
 /**

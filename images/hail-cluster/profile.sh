@@ -10,5 +10,7 @@ export PYSPARK_DRIVER_PYTHON="$HAIL_VENV/bin/python3"
 export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 [ -d "$JAVA_HOME" ] || JAVA_HOME="$(dirname "$(dirname "$(readlink -f /usr/bin/java)")")"
 export HAIL_JAR="$HAIL_VENV/lib/python3.11/site-packages/hail/backend/hail-all-spark.jar"
-# `pyspark` opens a shell on the cluster's master with Hail's jar (spark-defaults.conf).
-alias pyspark="$SPARK_HOME/bin/pyspark"
+# `pyspark` opens a shell on the cluster's master with Hail's jar (spark-defaults.conf). `-i`:
+# commands piped in (`echo … | pyspark`, over ssh) run in the shell, with `sc` and `spark`
+# defined as at a prompt; without it Python skips the shell's start-up for piped input.
+export PYSPARK_DRIVER_PYTHON_OPTS="-i"

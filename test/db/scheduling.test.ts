@@ -8,10 +8,10 @@ import { ensureBillingProject } from '../../db/queries/users';
 import { useTestDatabase } from '../support/db-url';
 import { createBatch, createUpdate } from '../../db/queries/batches';
 import { claimReadyJobs, commitUpdate, insertJobs } from '../../db/queries/jobs';
-import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
+import { endAttempt, listAttempts, reserveAttempt, reserveAttempts } from '../../db/queries/attempts';
 import { activateInstance, insertInstance } from '../../db/queries/instances';
 import { candidateJobs, poolDemand } from '../../db/queries/scheduling';
-import { jobs } from '../../db/schema';
+import { instances, jobs } from '../../db/schema';
 import { parseJobBunch } from '../../domain/spec';
 import { definePools } from '../../domain/pools';
 
@@ -89,5 +89,41 @@ describe('scheduling queries', () => {
     expect((await candidateJobs(db, 'highcpu', new Map([['cat', 5]]), always)).get('cat')).toEqual([]);
     // Told a user has no always_run jobs, the query does not look for them.
     expect((await candidateJobs(db, 'standard', new Map([['cat', 1]]))).get('cat')!.map((j) => j.jobId)).toEqual([2]);
+  });
+
+  it("reserves a round's placements together, skipping jobs no longer schedulable", async () => {
+    const db = database.db;
+    await insertInstance(db, { name: 'r1', pool: 'standard', coresMcpu: 4000, activationTokenHash: 'x', now: 1 });
+    await activateInstance(db, 'r1', { address: 'http://127.0.0.1:1', tokenHash: 'y', now: 1 });
+    const b = await batchOf('eve', [{}, {}, {}]);
+    await db.update(jobs).set({ cancelled: true }).where(and(eq(jobs.batchId, b), eq(jobs.jobId, 2)));
+    const want = (jobId: number, attemptId: string) => ({ batchId: b, jobId, attemptId, instanceName: 'r1', coresMcpu: 1000 });
+    const made = await reserveAttempts(db, [want(1, 'x1'), want(2, 'x2'), want(3, 'x3')], 5);
+    expect(made.map((r) => r.jobId)).toEqual([1, 3]);
+    const rows = await db.select({ jobId: jobs.jobId, state: jobs.state, attemptId: jobs.attemptId, n: jobs.nAttempts }).from(jobs).where(eq(jobs.batchId, b));
+    expect(rows.sort((x, y) => x.jobId - y.jobId)).toEqual([
+      { jobId: 1, state: 'Running', attemptId: 'x1', n: 1 },
+      { jobId: 2, state: 'Ready', attemptId: null, n: 0 },
+      { jobId: 3, state: 'Running', attemptId: 'x3', n: 1 },
+    ]);
+    expect((await listAttempts(db, b, 3)).map((a) => [a.attemptId, a.instanceName, a.timeScheduled])).toEqual([['x3', 'r1', 5]]);
+    const [inst] = await db.select({ free: instances.freeCoresMcpu }).from(instances).where(eq(instances.name, 'r1'));
+    expect(inst?.free).toBe(2000);
+    // Run again (a retried round with the same ids): nothing is placed twice.
+    expect(await reserveAttempts(db, [want(1, 'x1'), want(3, 'x3')], 6)).toEqual([]);
+  });
+
+  it('places job by job when an instance lost the room the round planned on', async () => {
+    const db = database.db;
+    await insertInstance(db, { name: 'r2', pool: 'standard', coresMcpu: 2000, activationTokenHash: 'x', now: 1 });
+    await activateInstance(db, 'r2', { address: 'http://127.0.0.1:1', tokenHash: 'y', now: 1 });
+    const b = await batchOf('fay', [{}, {}, {}]);
+    const want = (jobId: number) => ({ batchId: b, jobId, attemptId: `y${jobId}`, instanceName: 'r2', coresMcpu: 1000 });
+    const made = await reserveAttempts(db, [want(1), want(2), want(3)], 5);
+    expect(made.map((r) => r.jobId)).toEqual([1, 2]);
+    const states = await db.select({ jobId: jobs.jobId, state: jobs.state }).from(jobs).where(eq(jobs.batchId, b));
+    expect(states.sort((x, y) => x.jobId - y.jobId).map((r) => r.state)).toEqual(['Running', 'Running', 'Ready']);
+    const [inst] = await db.select({ free: instances.freeCoresMcpu }).from(instances).where(eq(instances.name, 'r2'));
+    expect(inst?.free).toBe(0);
   });
 });

@@ -48,8 +48,9 @@ describe('cancelling a batch of 100 running and waiting jobs', () => {
     expect(cancel.status).toBe(200);
     const cancelledAt = Date.now();
 
-    // Every agent back to all its cores, as the kills complete: ~5 s on a quiet machine; the
-    // bound leaves room for a loaded one.
+    // Every agent back to all its cores, as the kills complete: ~5 s on a quiet machine. The
+    // bound is only against a hang (the figure is printed, not asserted): under a full suite's
+    // load the sixteen kills queue behind everything else.
     const live = await s.database.db.select().from(instances).where(eq(instances.state, 'active'));
     expect(live).toHaveLength(2);
     await waitFor('cores to return', async () => {
@@ -58,7 +59,7 @@ describe('cancelling a batch of 100 running and waiting jobs', () => {
         .from(instances)
         .where(inArray(instances.name, live.map((i) => i.name)));
       return rows.every((r) => r.free === r.cores);
-    }, 20_000, 100);
+    }, 120_000, 100);
     const freedMs = Date.now() - cancelledAt;
 
     const batch = await waitForBatch(s, id, 60_000);
