@@ -13,7 +13,7 @@ import { definePools } from '../../domain/pools';
 import { getPool } from '../../db/queries/pools';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../../db/queries/users';
 import { revokeTokens } from '../../db/queries/accounts';
-import { job, startTestService, type TestService } from '../support/service';
+import { job, startTestService, waitFor, type TestService } from '../support/service';
 
 let svc: TestService;
 let database: Database;
@@ -303,6 +303,32 @@ describe('pages', () => {
     expect((await getPool(database.db, 'standard'))!.config.max_instances).toBe(5);
     const apiView = (await (await api(tok.ops, '/api/v1alpha/pools/standard')).json()) as { max_instances: number };
     expect(apiView.max_instances).toBe(5);
+  });
+
+  it('sets and lifts the driver rate limit from the pools page, validated as PUT is', async () => {
+    const page = await (await req('/admin/pools', { cookie: ops.cookie })).text();
+    expect(page).toContain('id="rate-limit-standard"');
+    const noCsrf = await req('/admin/rate_limits/standard', { ...form({ jobs_per_second: '3' }), cookie: ops.cookie });
+    expect(noCsrf.status).toBe(403);
+    const asUser = await req('/admin/rate_limits/standard', { ...form({ jobs_per_second: '3', _csrf: alice.csrf }), cookie: alice.cookie });
+    expect(asUser.status).toBe(403);
+    for (const bad of ['-1', 'fast', '0']) {
+      const res = await req('/admin/rate_limits/standard', { ...form({ jobs_per_second: bad, _csrf: ops.csrf }), cookie: ops.cookie });
+      expect(res.status, bad).toBe(400);
+      expect(await res.text()).toContain('jobs_per_second');
+    }
+    expect((await req('/admin/rate_limits/nope', { ...form({ jobs_per_second: '3', _csrf: ops.csrf }), cookie: ops.cookie })).status).toBe(404);
+
+    const limitOf = async () => ((await (await api(tok.ops, '/api/v1alpha/rate_limits')).json()) as { pool: string; jobs_per_second: number }[]).find((l) => l.pool === 'standard')?.jobs_per_second;
+    const set = await req('/admin/rate_limits/standard', { ...form({ jobs_per_second: '2.5', _csrf: ops.csrf }), cookie: ops.cookie });
+    expect(set.status).toBe(302);
+    await waitFor('the scheduler to hold the limit', async () => (await limitOf()) === 2.5, 30_000);
+    const shown = await (await req('/admin/pools', { cookie: ops.cookie })).text();
+    expect(/id="rate-limit-standard"><td>standard<\/td><td class="num">2.5<\/td>/.test(shown), shown.slice(0, 200)).toBe(true);
+
+    const lift = await req('/admin/rate_limits/standard', { ...form({ jobs_per_second: '', _csrf: ops.csrf }), cookie: ops.cookie });
+    expect(lift.status).toBe(302);
+    await waitFor('the limit to be lifted', async () => (await limitOf()) === undefined, 30_000);
   });
 
   it('issues a token from the users page, shown once', async () => {

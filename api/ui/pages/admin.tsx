@@ -1,6 +1,7 @@
 /**
  * Driver pages (admins): pools with an edit form (validated exactly as PATCH
- * /api/v1alpha/pools/{name}), instances, users and their tokens.
+ * /api/v1alpha/pools/{name}) and the driver's rate limit per pool (as PUT
+ * /api/v1alpha/rate_limits/{pool}), instances, users and their tokens.
  */
 import type { Context, Hono } from 'hono';
 import { ActionButton, CsrfField, ErrorBox, Layout, State } from '../layout';
@@ -14,6 +15,7 @@ import { getPool, listPools, updatePoolConfig, type PoolRow } from '../../../db/
 import { listInstances } from '../../../db/queries/instances';
 import { issueToken, listUsers, revokeTokens } from '../../../db/queries/accounts';
 import { parseUsername } from '../../../domain/accounts';
+import { rateLimitProblem, type RateLimits } from '../../../domain/rate-limit';
 
 const FIELDS = Object.keys(DEFAULT_POOL_CONFIG) as (keyof PoolConfig)[];
 const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
@@ -52,14 +54,70 @@ const PoolForm = ({ pool, csrf, values, error }: { pool: PoolRow; csrf: string; 
   );
 };
 
+/** The rate limits held by the scheduler workflow; null when it does not answer (Temporal down). */
+async function currentLimits(c: Context<UiEnv>): Promise<RateLimits | null> {
+  try {
+    return await c.var.services.workflows.rateLimits();
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'unavailable') return null;
+    throw e;
+  }
+}
+
+/** The form's text as PUT's jobs_per_second: empty removes the limit. */
+function limitFromForm(text: string | undefined): { value: number | null } | { error: string } {
+  const t = (text ?? '').trim();
+  if (t === '') return { value: null };
+  const value = Number(t);
+  const problem = /^[0-9.eE+-]+$/.test(t) ? rateLimitProblem(value) : 'must be a number of jobs per second, or empty for no limit';
+  return problem ? { error: `jobs_per_second: ${problem}` } : { value };
+}
+
+type LimitEdit = { pool: string; error: string | null; text?: string };
+
+const RateLimitTable = ({ pools, limits, csrf, edit }: { pools: PoolRow[]; limits: RateLimits | null; csrf: string; edit?: LimitEdit }) => (
+  <section id="rate-limits">
+    <h2>Driver rate limit</h2>
+    <p class="muted">Jobs scheduled per second in each pool; empty means no limit. It applies from the scheduler's next round.</p>
+    {limits === null ? <div class="error" role="alert">The scheduler does not answer (Temporal unavailable); the limits cannot be read now.</div> : null}
+    {edit?.error ? <ErrorBox message={edit.error} /> : null}
+    <table style="max-width:620px">
+      <thead><tr><th>Pool</th><th class="num">Limit (jobs/s)</th><th></th></tr></thead>
+      <tbody>
+        {pools.map((p) => (
+          <tr id={`rate-limit-${p.name}`}>
+            <td>{p.name}</td>
+            <td class="num">{limits === null ? '?' : limits[p.name] === undefined ? 'none' : String(limits[p.name])}</td>
+            <td>
+              <form method="post" action={`/admin/rate_limits/${p.name}`} style="display:inline">
+                <CsrfField token={csrf} />
+                <input type="text" name="jobs_per_second" size={8} value={edit?.pool === p.name ? (edit.text ?? '') : limits?.[p.name] === undefined ? '' : String(limits[p.name])} />{' '}
+                <button type="submit">Set</button>
+              </form>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </section>
+);
+
 export function adminPages(r: Hono<UiEnv>): void {
   r.use('/admin/*', requireSession, requireUiAdmin);
 
-  const poolsPage = (pools: PoolRow[], csrf: string, caller: UiEnv['Variables']['caller'], edited?: { name: string; values: Record<string, unknown>; error: string | null; saved: boolean }) => (
+  const poolsPage = (
+    pools: PoolRow[],
+    limits: RateLimits | null,
+    csrf: string,
+    caller: UiEnv['Variables']['caller'],
+    edited?: { name: string; values: Record<string, unknown>; error: string | null; saved: boolean },
+    limitEdit?: LimitEdit & { saved?: boolean },
+  ) => (
     <Layout title="Pools" caller={caller} csrf={csrf}>
       <h1>Pools</h1>
       {edited?.saved ? <div class="notice">Saved pool {edited.name}; it applies from the next submission and autoscaler loop.</div> : null}
-      {/* Driver rate limit: its settings belong here, next to the pools, once the driver has one. */}
+      {limitEdit?.saved ? <div class="notice">Rate limit of pool {limitEdit.pool} set; it applies from the scheduler's next round.</div> : null}
+      <RateLimitTable pools={pools} limits={limits} csrf={csrf} edit={limitEdit?.saved ? undefined : limitEdit} />
       <div class="grid2">
         {pools.map((p) => (
           <PoolForm
@@ -75,8 +133,35 @@ export function adminPages(r: Hono<UiEnv>): void {
 
   r.get('/admin/pools', async (c) => {
     const saved = c.req.query('saved');
+    const limitSaved = c.req.query('limit_saved');
     const pools = await listPools(c.var.services.db);
-    return c.html(poolsPage(pools, c.var.session.csrfToken, c.var.caller, saved ? { name: saved, values: {}, error: null, saved: true } : undefined));
+    return c.html(
+      poolsPage(
+        pools,
+        await currentLimits(c),
+        c.var.session.csrfToken,
+        c.var.caller,
+        saved && POOL_NAME.test(saved) ? { name: saved, values: {}, error: null, saved: true } : undefined,
+        limitSaved && POOL_NAME.test(limitSaved) ? { pool: limitSaved, error: null, saved: true } : undefined,
+      ),
+    );
+  });
+
+  r.post('/admin/rate_limits/:pool', async (c) => {
+    const { db, log, workflows } = c.var.services;
+    const name = c.req.param('pool');
+    const form = await checkedForm(c);
+    const pool = POOL_NAME.test(name) ? await getPool(db, name) : null;
+    if (!pool) throw new ApiError('not_found', `pool ${name} not found`, 'pool');
+    const parsed = limitFromForm(form.jobs_per_second);
+    if ('error' in parsed) {
+      const pools = await listPools(db);
+      const page = poolsPage(pools, await currentLimits(c), c.var.session.csrfToken, c.var.caller, undefined, { pool: name, error: parsed.error, text: form.jobs_per_second });
+      return c.html(page, 400);
+    }
+    await workflows.setRateLimit(name, parsed.value);
+    log.info('rate limit changed', { pool: name, jobs_per_second: parsed.value });
+    return c.redirect(`/admin/pools?limit_saved=${encodeURIComponent(name)}`, 302);
   });
 
   r.post('/admin/pools/:name', async (c) => {
@@ -90,7 +175,7 @@ export function adminPages(r: Hono<UiEnv>): void {
     if (!merged.ok) {
       const message = merged.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
       const pools = await listPools(db);
-      return c.html(poolsPage(pools, c.var.session.csrfToken, c.var.caller, { name, values: patch, error: message, saved: false }), 400);
+      return c.html(poolsPage(pools, await currentLimits(c), c.var.session.csrfToken, c.var.caller, { name, values: patch, error: message, saved: false }), 400);
     }
     const changes = FIELDS.filter((f) => merged.config[f] !== pool.config[f]);
     await updatePoolConfig(db, name, merged.config, Date.now());
