@@ -8,7 +8,9 @@
  * (attempts.start_time) to main's end (the finish of main's running span in the status document
  * the agent reported) or the attempt's end, whichever is first; to `now` while it runs.
  * Usage (Σ quantity × ms) is summed here per resource; rates are applied by the caller with
- * the rate card, except in accruedCosts, which needs one number per project.
+ * the rate card, except in accruedCosts, which needs one number per project. Cluster nodes are
+ * billed the same way, from their start to their removal, to the project fixed on the node, and
+ * count in a project's accrued cost (so its limit) and in the billing report.
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { rawRows, type Queryable } from '../client';
@@ -88,17 +90,38 @@ export function costSql(where: SQL, now: SQL): SQL {
                WHERE a.start_time IS NOT NULL AND ${where})`;
 }
 
+/** Billed ms of a cluster node `n`: from its start to its removal, or to now (domain/clusters/costs.ts nodeBilledMs). */
+const nodeBilledMsSql = (now: SQL): SQL =>
+  sql`GREATEST(0, LEAST(COALESCE(n.time_removed, ${now})::numeric - n.time_started::numeric, ${MAX_EPOCH_MS}))`;
+
+/** Each billed resource of `cluster_nodes n` as `r.item`, as RESOURCE_ITEMS is for attempts. */
+const NODE_RESOURCE_ITEMS = sql`CROSS JOIN LATERAL jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(n.resources) = 'array' THEN n.resources ELSE '[]'::jsonb END) AS r(item)`;
+
+/**
+ * Dollars per billing project so far: its batches' attempts and its cluster nodes (billed to
+ * the project the node was made for), each resource at its version's rate.
+ */
 export async function accruedCosts(q: Queryable, projects: readonly string[], now: number): Promise<Map<string, number>> {
   const out = new Map<string, number>(projects.map((p) => [p, 0]));
   if (projects.length === 0) return out;
   const rows = await rawRows<{ billing_project: string; cost: number | string | null }>(
     q,
-    sql`SELECT b.billing_project, SUM(${costTerm(nowParam(now))}) AS cost
-          FROM batches b
-          JOIN attempts a ON a.batch_id = b.id
-          ${PRICED_RESOURCES}
-         WHERE b.billing_project = ANY(${textArray(projects)}) AND a.start_time IS NOT NULL
-         GROUP BY b.billing_project`,
+    sql`SELECT billing_project, SUM(cost) AS cost FROM (
+          SELECT b.billing_project, SUM(${costTerm(nowParam(now))}) AS cost
+            FROM batches b
+            JOIN attempts a ON a.batch_id = b.id
+            ${PRICED_RESOURCES}
+           WHERE b.billing_project = ANY(${textArray(projects)}) AND a.start_time IS NOT NULL
+           GROUP BY b.billing_project
+          UNION ALL
+          SELECT n.billing_project, SUM(${QUANTITY}::float8 * res.rate * ${nodeBilledMsSql(nowParam(now))}::float8) AS cost
+            FROM cluster_nodes n
+            ${NODE_RESOURCE_ITEMS}
+            JOIN ${effectiveRatesSql} res ON res.name = r.item->>'name'
+           WHERE n.billing_project = ANY(${textArray(projects)})
+           GROUP BY n.billing_project) parts
+         GROUP BY billing_project`,
   );
   for (const r of rows) out.set(r.billing_project, Number(r.cost ?? 0));
   return out;
@@ -166,6 +189,10 @@ export async function periodUsage(
   const end = billedEndSql(a, nowParam(now));
   const to = period.endMsExclusive === null ? end : sql`LEAST(${end}, ${period.endMsExclusive}::bigint)`;
   const overlap = sql`GREATEST(0, ${to}::numeric - GREATEST(a.start_time, ${period.startMs}::bigint)::numeric)`;
+  // Cluster nodes count in the same report, billed to the project and user fixed on each node.
+  const nodeEnd = sql`COALESCE(n.time_removed, ${nowParam(now)})`;
+  const nodeTo = period.endMsExclusive === null ? nodeEnd : sql`LEAST(${nodeEnd}, ${period.endMsExclusive}::bigint)`;
+  const nodeOverlap = sql`GREATEST(0, ${nodeTo}::numeric - GREATEST(n.time_started, ${period.startMs}::bigint)::numeric)`;
   const rows = await rawRows<{ billing_project: string; user: string; resource: string; usage: string | number }>(
     q,
     sql`SELECT b.billing_project, b."user", r.item->>'name' AS resource, SUM(${QUANTITY} * ${overlap}) AS usage
@@ -177,6 +204,14 @@ export async function periodUsage(
            ${period.endMsExclusive === null ? sql`` : sql`AND a.start_time < ${period.endMsExclusive}::bigint`}
            ${onlyUser === null ? sql`` : sql`AND b."user" = ${onlyUser}`}
          GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT n.billing_project, n."user", r.item->>'name' AS resource, SUM(${QUANTITY} * ${nodeOverlap}) AS usage
+          FROM cluster_nodes n
+          ${NODE_RESOURCE_ITEMS}
+         WHERE COALESCE(n.time_removed, ${nowParam(now)}) > ${period.startMs}::bigint
+           ${period.endMsExclusive === null ? sql`` : sql`AND n.time_started < ${period.endMsExclusive}::bigint`}
+           ${onlyUser === null ? sql`` : sql`AND n."user" = ${onlyUser}`}
+         GROUP BY 1, 2, 3
          ORDER BY 1, 2, 3`,
   );
   const groups = new Map<string, ReportUsage & { usage: ResourceUsage[] }>();
@@ -185,7 +220,10 @@ export async function periodUsage(
     if (usage <= 0) continue;
     const key = JSON.stringify([r.billing_project, r.user]);
     const g = groups.get(key) ?? { billing_project: r.billing_project, user: r.user, usage: [] };
-    g.usage.push({ resource: r.resource, usage });
+    // A resource can come from both attempts and cluster nodes: one entry, summed.
+    const same = g.usage.find((u) => u.resource === r.resource);
+    if (same) same.usage += usage;
+    else g.usage.push({ resource: r.resource, usage });
     groups.set(key, g);
   }
   return [...groups.values()];

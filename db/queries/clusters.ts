@@ -162,7 +162,10 @@ export async function recordNode(
         .set({ timeRemoved: now })
         .where(and(eq(clusterNodes.cluster, n.cluster), eq(clusterNodes.node, n.node), eq(clusterNodes.generation, live.generation)));
     }
-    await tx.insert(clusterNodes).values({ ...n, timeStarted: Math.min(n.timeStarted, now) }).onConflictDoUpdate({
+    // Billed to the cluster's project and owner as they are now, fixed on the node's row.
+    const [owner] = await tx.select({ billingProject: clusters.billingProject, user: clusters.createdBy }).from(clusters).where(eq(clusters.name, n.cluster));
+    if (!owner) throw new Error(`cluster ${n.cluster} has no row; a node cannot be recorded without its billing project`);
+    await tx.insert(clusterNodes).values({ ...n, ...owner, timeStarted: Math.min(n.timeStarted, now) }).onConflictDoUpdate({
       target: [clusterNodes.cluster, clusterNodes.node, clusterNodes.generation],
       set: { handle: n.handle, jupyterUrl: n.jupyterUrl, timeRemoved: null },
     });

@@ -80,6 +80,9 @@ export const clusterNodes = pgTable(
     /** The cluster generation that created it; a re-created node is a new row. */
     generation: integer('generation').notNull(),
     role: text('role', { enum: ['master', 'worker'] }).notNull(),
+    /** Who pays: the cluster's billing project and user when the node was made (a cluster may move later). */
+    billingProject: text('billing_project').notNull(),
+    user: text('user').notNull(),
     shape: jsonb('shape').$type<PlannedNode>().notNull(),
     resources: jsonb('resources').$type<QuantifiedResource[]>().notNull(),
     handle: text('handle'),

@@ -14,3 +14,4 @@ export HAIL_JAR="$HAIL_VENV/lib/python3.11/site-packages/hail/backend/hail-all-s
 # commands piped in (`echo … | pyspark`, over ssh) run in the shell, with `sc` and `spark`
 # defined as at a prompt; without it Python skips the shell's start-up for piped input.
 export PYSPARK_DRIVER_PYTHON_OPTS="-i"
+alias pyspark="$SPARK_HOME/bin/pyspark"

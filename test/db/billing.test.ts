@@ -12,6 +12,8 @@ import { accruedCosts, batchesUsage, jobsUsage, periodUsage } from '../../db/que
 import { addResourceVersion, listResources, loadRateCard, seedResources } from '../../db/queries/resources';
 import { DEFAULT_LOCAL_RATE_CARD } from '../../domain/billing-rates';
 import { attemptCost, billedWindow, overlapMs, resourceUsage } from '../../domain/billing';
+import { ensureCluster, endNode, recordNode, setClusterProject } from '../../db/queries/clusters';
+import { nodeResources, nodesCost } from '../../domain/clusters/costs';
 
 const database = useTestDatabase('db_billing', async (db) => {
   // Batches belong to an open billing project.
@@ -85,6 +87,36 @@ describe('billed windows in SQL', () => {
     expect(group!.usage).toEqual(resourceUsage(resources, ms));
     expect(await periodUsage(database.db, period, NOW, 'someone-else')).toEqual([]);
     expect(await periodUsage(database.db, { startMs: 20_000, endMsExclusive: null }, NOW, null)).toEqual([]);
+  });
+});
+
+describe('cluster nodes', () => {
+  it('count in the accrued cost and the report of the project they were made for', async () => {
+    const db = database.db;
+    await seedResources(db, DEFAULT_LOCAL_RATE_CARD, 1);
+    const card = await loadRateCard(db);
+    await ensureBillingProject(db, 'lab');
+    await ensureBillingProject(db, 'lab2');
+    await ensureCluster(db, { name: 'c1', billingProject: 'lab', createdBy: 'zoe', jupyterToken: 'j' }, 1);
+    const shape = { name: 'c1-master', role: 'master', cores: 2, memory_gib: 4 } as never;
+    const res = nodeResources({ cores: 2, memory_gib: 4 }, card, 'local');
+    await recordNode(db, { cluster: 'c1', node: 'c1-master', generation: 1, role: 'master', shape, resources: res, handle: 'h1', jupyterUrl: null, timeStarted: 1000 }, 1000);
+    await endNode(db, 'c1', 'c1-master', 4000);
+    // Moved to another project afterwards: the ended node stays billed to the first.
+    await setClusterProject(db, 'c1', 'lab2');
+    await recordNode(db, { cluster: 'c1', node: 'c1-master', generation: 2, role: 'master', shape, resources: res, handle: 'h2', jupyterUrl: null, timeStarted: 6000 }, 6000);
+
+    const before = await accruedCosts(db, ['lab', 'lab2'], NOW);
+    const first = nodesCost([{ resources: res, timeStarted: 1000, timeRemoved: 4000 }], card, NOW);
+    const second = nodesCost([{ resources: res, timeStarted: 6000, timeRemoved: null }], card, NOW);
+    expect(first).toBeGreaterThan(0);
+    expect(before.get('lab')).toBeCloseTo(first, 12);
+    expect(before.get('lab2')).toBeCloseTo(second, 12);
+
+    const report = await periodUsage(db, { startMs: 3000, endMsExclusive: 7000 }, NOW, 'zoe');
+    const byProject = new Map(report.map((g) => [g.billing_project, g.usage]));
+    expect(byProject.get('lab')).toEqual(resourceUsage(res, 1000));
+    expect(byProject.get('lab2')).toEqual(resourceUsage(res, 1000));
   });
 });
 
