@@ -1,5 +1,5 @@
 /**
- * The web UI Hail users know (batches, a batch, a job, billing, the driver's admin pages),
+ * The web UI Hail users know (batches, a batch, a job, billing, clusters, the driver's admin pages),
  * rendered on the server with hono/jsx from the same queries the API uses. Pages answer HTML,
  * errors included; without a session they redirect to sign-in.
  */
@@ -16,12 +16,13 @@ import { batchPages } from './pages/batch';
 import { jobPages } from './pages/job';
 import { billingPages } from './pages/billing';
 import { adminPages } from './pages/admin';
+import { clusterPages } from './pages/clusters';
 
 /** Forms are a few fields; anything larger is not one of ours. */
 const FORM_LIMIT_BYTES = 64 * 1024;
 
 /** Every path the pages answer on; none is under /api, /healthz or /openapi.json. */
-export const UI_PATHS = ['/', '/login', '/logout', '/batches', '/batches/*', '/billing', '/admin/*', '/ui-assets/*'];
+export const UI_PATHS = ['/', '/login', '/logout', '/batches', '/batches/*', '/billing', '/clusters', '/admin/*', '/ui-assets/*'];
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
@@ -48,6 +49,7 @@ export function uiRoutes(services: Services): Hono<UiEnv> {
   batchPages(r);
   jobPages(r);
   billingPages(r);
+  clusterPages(r);
   adminPages(r);
 
   r.onError((err, c) => {

@@ -42,6 +42,7 @@ export const Layout: FC<PageProps> = ({ title, caller, csrf, scripts, children }
           <>
             <a href="/batches">Batches</a>
             <a href="/billing">Billing</a>
+            <a href="/clusters">Clusters</a>
             {caller.isAdmin ? (
               <>
                 <a href="/admin/pools">Pools</a>

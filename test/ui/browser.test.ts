@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { job, startTestService, type TestService } from '../support/service';
+import { job, startTestService, waitFor, type TestService } from '../support/service';
 import { getPool } from '../../db/queries/pools';
 
 const SHOTS = path.resolve('.tmp/ui');
@@ -111,6 +111,20 @@ it('an admin sets max instances of the standard pool to 5', async () => {
   expect(await page.inputValue('#pool-standard input[name=max_instances]')).toBe('5');
   expect((await getPool(s.database.db, 'standard'))!.config.max_instances).toBe(5);
   await shot(page, 'pools');
+  // The driver's rate limit, from the same page.
+  await page.fill('#rate-limit-standard input[name=jobs_per_second]', '4');
+  await page.click('#rate-limit-standard button[type=submit]');
+  await page.waitForSelector('.notice');
+  await waitFor('the limit to show', async () => {
+    await page.reload();
+    return (await page.textContent('#rate-limit-standard td.num'))?.trim() === '4';
+  }, 30_000, 500);
+  await page.fill('#rate-limit-standard input[name=jobs_per_second]', '');
+  await page.click('#rate-limit-standard button[type=submit]');
+  await page.waitForSelector('.notice');
+  await page.goto(`${s.url}/clusters`);
+  await page.waitForSelector('#clusters');
+  await shot(page, 'clusters');
   await page.goto(`${s.url}/admin/instances`);
   await page.waitForSelector('#instances tbody tr');
   await shot(page, 'instances');

@@ -13,6 +13,9 @@ import { definePools } from '../../domain/pools';
 import { getPool } from '../../db/queries/pools';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../../db/queries/users';
 import { revokeTokens } from '../../db/queries/accounts';
+import { ensureCluster, recordNode } from '../../db/queries/clusters';
+import { loadRateCard } from '../../db/queries/resources';
+import { nodeResources, nodesCost } from '../../domain/clusters/costs';
 import { job, startTestService, waitFor, type TestService } from '../support/service';
 
 let svc: TestService;
@@ -105,7 +108,7 @@ afterAll(async () => {
 
 describe('sign-in', () => {
   it('redirects every page to /login with next, as Hail (test_authorized_users_only)', async () => {
-    for (const p of ['/batches', `/batches/${aliceBatch}`, `/batches/${aliceBatch}/jobs/1`, '/billing', '/admin/pools', '/admin/instances', '/admin/users']) {
+    for (const p of ['/batches', `/batches/${aliceBatch}`, `/batches/${aliceBatch}/jobs/1`, '/billing', '/clusters', '/admin/pools', '/admin/instances', '/admin/users']) {
       const res = await req(p);
       expect(res.status, p).toBe(302);
       expect(res.headers.get('location')).toBe(`/login?next=${encodeURIComponent(p)}`);
@@ -266,6 +269,27 @@ describe('pages', () => {
     const bad = await req('/billing?start=13/45/2026', { cookie: alice.cookie });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('start');
+  });
+
+  it("lists the clusters of the user's projects with their nodes and cost, not others'", async () => {
+    const db = database.db;
+    const card = await loadRateCard(db);
+    for (const [name, project] of [['lab-a', 'test'], ['lab-b', 'other']] as const) {
+      await ensureCluster(db, { name, billingProject: project, createdBy: 'ops', jupyterToken: 'j' }, 1);
+      const shape = { name: `${name}-master`, role: 'master', image: 'hail-base/1.0.0', cores: 2, memory_gib: 4 } as never;
+      await recordNode(db, { cluster: name, node: `${name}-master`, generation: 1, role: 'master', shape, resources: nodeResources({ cores: 2, memory_gib: 4 }, card, 'local'), handle: `h-${name}`, jupyterUrl: null, timeStarted: Date.now() - 3_600_000 }, Date.now());
+    }
+    const mine = await (await req('/clusters', { cookie: alice.cookie })).text();
+    expect(mine).toContain('id="cluster-lab-a"');
+    expect(mine).toContain('lab-a-master (2 cores, 4 GiB)');
+    expect(mine).toContain('href="/clusters/lab-a/jupyter/"');
+    expect(mine).not.toContain('lab-b');
+    const all = await (await req('/clusters', { cookie: ops.cookie })).text();
+    expect(all).toContain('id="cluster-lab-b"');
+    // An hour of a node is billed: the project's accrued cost includes it.
+    const hour = nodesCost([{ resources: nodeResources({ cores: 2, memory_gib: 4 }, card, 'local'), timeStarted: 0, timeRemoved: 3_600_000 }], card, 0);
+    const project = (await (await api(tok.alice, '/api/v1alpha/billing_projects/test')).json()) as { accrued_cost: number };
+    expect(project.accrued_cost).toBeGreaterThanOrEqual(hour * 0.99);
   });
 
   it('keeps the driver pages for admins and validates the pool form as PATCH does', async () => {
