@@ -107,15 +107,15 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     // Reserved conditionally on each job still being schedulable: a job cancelled since it was
     // read is skipped here, never started.
     const now = clock(deps);
-    const wanted = placements.map((p) => ({
-      batchId: p.job.batchId,
-      jobId: p.job.jobId,
+    const wanted = placements.map((placement) => ({
+      batchId: placement.job.batchId,
+      jobId: placement.job.jobId,
       attemptId: newAttemptId(),
-      instanceName: p.instance,
-      coresMcpu: p.job.coresMcpu,
+      instanceName: placement.instance,
+      coresMcpu: placement.job.coresMcpu,
+      placement,
     }));
-    const made = new Set((await reserveAttempts(db, wanted, now)).map((r) => `${r.batchId}:${r.jobId}`));
-    const reserved = placements.filter((p) => made.has(`${p.job.batchId}:${p.job.jobId}`));
+    const reserved = (await reserveAttempts(db, wanted, now)).map((r) => r.placement);
     if (reserved.length > 0) {
       deps.metrics?.jobsScheduled.inc({ pool }, reserved.length);
       deps.metrics?.jobTransitions.inc({ from: 'Ready', to: 'Running' }, reserved.length);

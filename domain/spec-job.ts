@@ -89,14 +89,14 @@ function parseProcess(value: unknown, field: string): ProcessSpec {
 
 /** A request value as Hail's resource messages show it: bare, cut short. */
 function shownRequest(value: unknown): string {
-  // JSON bodies can hold objects without a prototype, which String() cannot convert; those are shown as JSON.
+  // Objects (some without a prototype, which String() cannot convert) as showValue shows them.
   const text =
     typeof value === 'string'
       ? value
       : value === undefined || value === null
         ? 'None'
         : typeof value === 'object'
-          ? JSON.stringify(value)
+          ? showValue(value)
           : String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -77,9 +77,9 @@ class RoomGone extends Error {}
  * connection pool and the instances' rows behind every finishing job. Jobs no longer
  * schedulable are skipped. An instance's room only grows behind the scheduler's back (jobs
  * end) unless it is deactivated; then the round falls back to placing job by job, so each
- * placement still succeeds or fails alone. Returns the placements made.
+ * placement still succeeds or fails alone. Returns the placements made (the caller's objects).
  */
-export async function reserveAttempts(db: Db, list: readonly Reservation[], now: number): Promise<Reservation[]> {
+export async function reserveAttempts<T extends Reservation>(db: Db, list: readonly T[], now: number): Promise<T[]> {
   if (list.length === 0) return [];
   try {
     return await db.transaction(async (tx) => {
@@ -122,7 +122,7 @@ export async function reserveAttempts(db: Db, list: readonly Reservation[], now:
     });
   } catch (e) {
     if (!(e instanceof RoomGone)) throw e;
-    const placed: Reservation[] = [];
+    const placed: T[] = [];
     for (const r of list) if (await reserveAttempt(db, { ...r, now })) placed.push(r);
     return placed;
   }

@@ -71,20 +71,27 @@ export const effectiveRatesSql = sql`(SELECT v.name, v.product, v.version, v.tim
                    FROM resources
                   WHERE name = product || '/' || version) v)`;
 
-/** Each billed resource of `attempts a` as `r.item` (none when the stored value is not an array). */
-const RESOURCE_ITEMS = sql`CROSS JOIN LATERAL jsonb_array_elements(
-                  CASE WHEN jsonb_typeof(a.resources) = 'array' THEN a.resources ELSE '[]'::jsonb END) AS r(item)`;
+/** Each billed resource of the row `alias` (an attempt or a cluster node) as `r.item`; none when its value is not an array. */
+const resourceItems = (alias: 'a' | 'n'): SQL => {
+  const resources = sql.raw(`${alias}.resources`);
+  return sql`CROSS JOIN LATERAL jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(${resources}) = 'array' THEN ${resources} ELSE '[]'::jsonb END) AS r(item)`;
+};
+const RESOURCE_ITEMS = resourceItems('a');
 
-/** Each billed resource of `attempts a` as `r.item`, with its rate as `res.rate`. */
-const PRICED_RESOURCES = sql`${RESOURCE_ITEMS}
+/** Each billed resource of the row `alias` as `r.item`, with its rate as `res.rate`. */
+const pricedResources = (alias: 'a' | 'n'): SQL => sql`${resourceItems(alias)}
                 JOIN ${effectiveRatesSql} res ON res.name = r.item->>'name'`;
+const PRICED_RESOURCES = pricedResources('a');
 
 /** Dollars of one priced resource row: quantity × rate × billed ms, each bounded, so always finite. */
-const costTerm = (now: SQL): SQL => sql`(${QUANTITY}::float8 * res.rate * ${billedMsSql(sql`a`, now)}::float8)`;
+const costTerm = (billedMs: SQL): SQL => sql`(${QUANTITY}::float8 * res.rate * ${billedMs}::float8)`;
+/** The same for a row of `attempts a`. */
+const attemptCostTerm = (now: SQL): SQL => costTerm(billedMsSql(sql`a`, now));
 
 /** Dollars of the attempts matched by `where` (over `attempts a`), per resource rate; one SQL number. */
 export function costSql(where: SQL, now: SQL): SQL {
-  return sql`(SELECT COALESCE(SUM(${costTerm(now)}), 0)
+  return sql`(SELECT COALESCE(SUM(${attemptCostTerm(now)}), 0)
                 FROM attempts a
                 ${PRICED_RESOURCES}
                WHERE a.start_time IS NOT NULL AND ${where})`;
@@ -93,10 +100,6 @@ export function costSql(where: SQL, now: SQL): SQL {
 /** Billed ms of a cluster node `n`: from its start to its removal, or to now (domain/clusters/costs.ts nodeBilledMs). */
 const nodeBilledMsSql = (now: SQL): SQL =>
   sql`GREATEST(0, LEAST(COALESCE(n.time_removed, ${now})::numeric - n.time_started::numeric, ${MAX_EPOCH_MS}))`;
-
-/** Each billed resource of `cluster_nodes n` as `r.item`, as RESOURCE_ITEMS is for attempts. */
-const NODE_RESOURCE_ITEMS = sql`CROSS JOIN LATERAL jsonb_array_elements(
-                  CASE WHEN jsonb_typeof(n.resources) = 'array' THEN n.resources ELSE '[]'::jsonb END) AS r(item)`;
 
 /**
  * Dollars per billing project so far: its batches' attempts and its cluster nodes (billed to
@@ -108,17 +111,16 @@ export async function accruedCosts(q: Queryable, projects: readonly string[], no
   const rows = await rawRows<{ billing_project: string; cost: number | string | null }>(
     q,
     sql`SELECT billing_project, SUM(cost) AS cost FROM (
-          SELECT b.billing_project, SUM(${costTerm(nowParam(now))}) AS cost
+          SELECT b.billing_project, SUM(${attemptCostTerm(nowParam(now))}) AS cost
             FROM batches b
             JOIN attempts a ON a.batch_id = b.id
             ${PRICED_RESOURCES}
            WHERE b.billing_project = ANY(${textArray(projects)}) AND a.start_time IS NOT NULL
            GROUP BY b.billing_project
           UNION ALL
-          SELECT n.billing_project, SUM(${QUANTITY}::float8 * res.rate * ${nodeBilledMsSql(nowParam(now))}::float8) AS cost
+          SELECT n.billing_project, SUM(${costTerm(nodeBilledMsSql(nowParam(now)))}) AS cost
             FROM cluster_nodes n
-            ${NODE_RESOURCE_ITEMS}
-            JOIN ${effectiveRatesSql} res ON res.name = r.item->>'name'
+            ${pricedResources('n')}
            WHERE n.billing_project = ANY(${textArray(projects)})
            GROUP BY n.billing_project) parts
          GROUP BY billing_project`,
@@ -187,12 +189,15 @@ export async function periodUsage(
 ): Promise<ReportUsage[]> {
   const a = sql`a`;
   const end = billedEndSql(a, nowParam(now));
-  const to = period.endMsExclusive === null ? end : sql`LEAST(${end}, ${period.endMsExclusive}::bigint)`;
-  const overlap = sql`GREATEST(0, ${to}::numeric - GREATEST(a.start_time, ${period.startMs}::bigint)::numeric)`;
+  /** The ms of a billed window [start, end) inside the period. */
+  const overlapOf = (start: SQL, windowEnd: SQL): SQL => {
+    const to = period.endMsExclusive === null ? windowEnd : sql`LEAST(${windowEnd}, ${period.endMsExclusive}::bigint)`;
+    return sql`GREATEST(0, ${to}::numeric - GREATEST(${start}, ${period.startMs}::bigint)::numeric)`;
+  };
+  const overlap = overlapOf(sql`a.start_time`, end);
   // Cluster nodes count in the same report, billed to the project and user fixed on each node.
   const nodeEnd = sql`COALESCE(n.time_removed, ${nowParam(now)})`;
-  const nodeTo = period.endMsExclusive === null ? nodeEnd : sql`LEAST(${nodeEnd}, ${period.endMsExclusive}::bigint)`;
-  const nodeOverlap = sql`GREATEST(0, ${nodeTo}::numeric - GREATEST(n.time_started, ${period.startMs}::bigint)::numeric)`;
+  const nodeOverlap = overlapOf(sql`n.time_started`, nodeEnd);
   const rows = await rawRows<{ billing_project: string; user: string; resource: string; usage: string | number }>(
     q,
     sql`SELECT b.billing_project, b."user", r.item->>'name' AS resource, SUM(${QUANTITY} * ${overlap}) AS usage
@@ -207,8 +212,8 @@ export async function periodUsage(
         UNION ALL
         SELECT n.billing_project, n."user", r.item->>'name' AS resource, SUM(${QUANTITY} * ${nodeOverlap}) AS usage
           FROM cluster_nodes n
-          ${NODE_RESOURCE_ITEMS}
-         WHERE COALESCE(n.time_removed, ${nowParam(now)}) > ${period.startMs}::bigint
+          ${resourceItems('n')}
+         WHERE ${nodeEnd} > ${period.startMs}::bigint
            ${period.endMsExclusive === null ? sql`` : sql`AND n.time_started < ${period.endMsExclusive}::bigint`}
            ${onlyUser === null ? sql`` : sql`AND n."user" = ${onlyUser}`}
          GROUP BY 1, 2, 3
