@@ -22,6 +22,7 @@ import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type
 import { runBaseline, type BaselineResult } from './baseline';
 import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
 import { runLoadTest } from './load-test';
+import { runUiPagesBench } from './ui-pages';
 import { historyCost, type HistoryCost } from './histories';
 import { batchWorkflowId } from '../workflows/definitions';
 
@@ -41,6 +42,7 @@ const USAGE = `usage: npm run bench -- [options]
                          scheduler part is one pure round, 100,000 jobs, 1,000 instances)
   --keep                 keep the bench data directory (.tmp/bench-<ts>) even on success
   --scenario load-test   Hail's load test instead (rate-limit sweep; --help after it for its options)
+  --scenario ui-pages    web UI page times for one 100,000-job batch (--help after it for its options)
 `;
 
 type Options = {
@@ -364,7 +366,8 @@ async function main(): Promise<number> {
     const name = argv[scenarioAt]!.includes('=') ? argv[scenarioAt]!.split('=')[1] : argv[scenarioAt + 1];
     const rest = argv.filter((_, i) => i !== scenarioAt && (argv[scenarioAt]!.includes('=') || i !== scenarioAt + 1));
     if (name === 'load-test') return runLoadTest(rest, (failure) => (failed = failure));
-    process.stderr.write(`unknown --scenario ${name} (known: load-test)\n`);
+    if (name === 'ui-pages') return runUiPagesBench(rest, (failure) => (failed = failure));
+    process.stderr.write(`unknown --scenario ${name} (known: load-test, ui-pages)\n`);
     return 2;
   }
   let opts: Options;

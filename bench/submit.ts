@@ -13,7 +13,12 @@ export type JobSpec = {
   process: { type: 'docker'; image: string; command: string[] };
   resources: { cpu: string; memory: string };
   in_update_parent_ids?: number[];
+  in_update_job_group_id?: number;
+  attributes?: Record<string, string>;
 };
+
+/** A job group of the update (Hail's JobGroupSpec), sent before the jobs that name it. */
+export type JobGroupSpec = { job_group_id: number; in_update_parent_id: number; attributes?: Record<string, string> };
 
 export const IMAGE = 'hail-batch-busybox:latest';
 export const COMMAND = ['true'];
@@ -97,17 +102,21 @@ export class ApiClient {
 
 export type Submission = { batchId: number; t0: number; tCreated: number; tCommitted: number; bunches: number };
 
-export async function submitBatch(api: ApiClient, billingProject: string, specs: JobSpec[]): Promise<Submission> {
+export async function submitBatch(api: ApiClient, billingProject: string, specs: JobSpec[], groups: JobGroupSpec[] = []): Promise<Submission> {
   const t0 = Date.now();
   const created = await api.request<{ id: number; update_id: number | null }>('POST', '/batches/create', {
     billing_project: billingProject,
     n_jobs: specs.length,
+    n_job_groups: groups.length,
     token: randomBytes(16).toString('hex'),
     attributes: { name: 'bench' },
   });
   const tCreated = Date.now();
   const batchId = created.id;
   const updateId = created.update_id ?? 1;
+  for (let i = 0; i < groups.length; i += BUNCH_SIZE) {
+    await api.request('POST', `/batches/${batchId}/updates/${updateId}/job-groups/create`, groups.slice(i, i + BUNCH_SIZE));
+  }
 
   const bunches: JobSpec[][] = [];
   for (let i = 0; i < specs.length; i += BUNCH_SIZE) bunches.push(specs.slice(i, i + BUNCH_SIZE));

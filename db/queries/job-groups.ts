@@ -254,6 +254,29 @@ export async function listChildJobGroups(
   return q.select().from(jobGroups).where(and(...conds)).orderBy(asc(jobGroups.jobGroupId)).limit(opts.limit);
 }
 
+/** The committed ancestors of a group other than the root, the root's child first. */
+export async function jobGroupAncestors(q: Queryable, batchId: number, jobGroupId: number): Promise<JobGroupRow[]> {
+  const rows = await q
+    .select({ group: jobGroups })
+    .from(jobGroupSelfAndAncestors)
+    .innerJoin(jobGroups, and(eq(jobGroups.batchId, jobGroupSelfAndAncestors.batchId), eq(jobGroups.jobGroupId, jobGroupSelfAndAncestors.ancestorId)))
+    .where(and(eq(jobGroupSelfAndAncestors.batchId, batchId), eq(jobGroupSelfAndAncestors.jobGroupId, jobGroupId), gt(jobGroupSelfAndAncestors.level, 0)))
+    .orderBy(sql`${jobGroupSelfAndAncestors.level} DESC`);
+  return rows.map((r) => r.group);
+}
+
+/** How many committed child groups each listed group has (absent: none), in one statement. */
+export async function childGroupCounts(q: Queryable, batchId: number, parentIds: readonly number[]): Promise<Map<number, number>> {
+  if (parentIds.length === 0) return new Map();
+  const rows = await rawRows<{ parent_id: number; n: string }>(
+    q,
+    sql`SELECT parent_id, COUNT(*) AS n FROM job_groups
+         WHERE batch_id = ${batchId} AND parent_id = ANY(${intArray([...parentIds])}) AND stored_state <> 'open'
+         GROUP BY parent_id`,
+  );
+  return new Map(rows.map((r) => [Number(r.parent_id), Number(r.n)]));
+}
+
 /** Jobs of a group: its own, or with `recursive` those of every group below it too. */
 export function jobsOfGroup(batchId: number, jobGroupId: number, recursive: boolean): SQL | undefined {
   if (!recursive) return sql`jobs.job_group_id = ${jobGroupId}`;

@@ -100,6 +100,40 @@ it('a user follows the batch link, signs in, reads a live log, queries and cance
   await shot(page, 'billing');
 });
 
+it('a user walks down the job-group tree to a nested group and sees only its jobs', async () => {
+  const res = await s.api('/api/v1alpha/batches/create-fast', {
+    method: 'POST',
+    json: {
+      batch: { billing_project: s.billingProject, n_jobs: 3, n_job_groups: 3, token: `ui-groups-${Date.now()}`, attributes: { name: 'ui-groups' } },
+      job_groups: [
+        { job_group_id: 1, in_update_parent_id: 0, attributes: { name: 'analysis' } },
+        { job_group_id: 2, in_update_parent_id: 1, attributes: { name: 'chromosome-1' } },
+        { job_group_id: 3, in_update_parent_id: 1, attributes: { name: 'chromosome-2' } },
+      ],
+      bunch: [
+        job(1, ['true'], { in_update_job_group_id: 2, attributes: { name: 'chr1-a' } }),
+        job(2, ['sh', '-c', 'exit 3'], { in_update_job_group_id: 2, attributes: { name: 'chr1-b' } }),
+        job(3, ['true'], { in_update_job_group_id: 3, attributes: { name: 'chr2-a' } }),
+      ],
+    },
+  });
+  expect(res.status).toBe(200);
+  const id = ((await res.json()) as { id: number }).id;
+  const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  await signIn(page, `${s.url}/batches/${id}`, s.token);
+  await waitFor('the batch to complete', async () => (await (await s.api(`/api/v1alpha/batches/${id}`)).json() as { complete: boolean }).complete, 120_000, 500);
+  await page.reload();
+  await page.click('#job-groups [data-job-group="1"] a');
+  await page.waitForSelector('#job-groups [data-job-group="3"]');
+  await page.click('#job-groups [data-job-group="2"] a');
+  await page.waitForSelector('#job-groups [data-job-group="2"] strong');
+  // The path stays in view: batch, analysis, chromosome-1; only chromosome-1's jobs are listed.
+  expect(await page.textContent('#job-groups')).toContain('analysis');
+  expect(await page.$$eval('tr[data-job-id]', (rows) => rows.map((r) => r.getAttribute('data-job-id')))).toEqual(['1', '2']);
+  expect(await page.textContent('#job-groups [data-job-group="2"]')).toContain('1 failed');
+  await shot(page, 'job-groups');
+});
+
 it('an admin sets max instances of the standard pool to 5', async () => {
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
   await signIn(page, `${s.url}/admin/pools`, opsToken);

@@ -219,6 +219,48 @@ describe('pages', () => {
     expect((await req(`/batches/${aliceBatch}?job_group=7`, { cookie: alice.cookie })).status).toBe(404);
   });
 
+  it('shows the job-group tree at every depth: the path from the batch, the children paged, what lies below', async () => {
+    // Group 1 under the root and 60 groups under it (Hail's deepest level, 2): more than a page.
+    const children = 60;
+    const res = await api(tok.alice, '/api/v1alpha/batches/create-fast', {
+      batch: { billing_project: 'test', n_jobs: 2, n_job_groups: 1 + children, token: `tree-${Date.now()}`, attributes: { name: 'tree' } },
+      job_groups: [
+        { job_group_id: 1, in_update_parent_id: 0, attributes: { name: 'outer' } },
+        ...Array.from({ length: children }, (_, i) => ({ job_group_id: 2 + i, in_update_parent_id: 1, attributes: { name: `inner-${i + 1}` } })),
+      ],
+      bunch: [job(1, ['sleep', '60'], { in_update_job_group_id: 2 }), job(2, ['sleep', '60'], { in_update_job_group_id: 1 })],
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const id = ((await res.json()) as { id: number }).id;
+    const groupsIn = (html: string) => [...html.matchAll(/data-job-group="(\d+)"/g)].map((m) => Number(m[1]));
+
+    // The batch page: the root and its one child, which says what lies below it.
+    const top = await (await req(`/batches/${id}`, { cookie: alice.cookie })).text();
+    expect(groupsIn(top)).toEqual([0, 1]);
+    expect(top).toContain('60 groups below');
+
+    // The deepest group: the whole path down to it, nothing skipped, and only its own jobs.
+    const leaf = await (await req(`/batches/${id}?job_group=2`, { cookie: alice.cookie })).text();
+    expect(groupsIn(leaf)).toEqual([0, 1, 2]);
+    expect(leaf).toContain('<strong>group 2</strong>');
+    expect(leaf).toContain('outer');
+    expect(leaf).toContain('inner-1');
+    expect(leaf).toContain('data-job-id="1"');
+    expect(leaf).not.toContain('data-job-id="2"');
+
+    // The outer group: its 60 children paged 50 at a time, then the rest.
+    const outer = await (await req(`/batches/${id}?job_group=1`, { cookie: alice.cookie })).text();
+    expect(groupsIn(outer)).toEqual([0, 1, ...Array.from({ length: 50 }, (_, i) => 2 + i)]);
+    const more = /href="([^"]*groups_after=[^"]*)"/.exec(outer)?.[1]?.replaceAll('&amp;', '&');
+    expect(more).toBe(`/batches/${id}?job_group=1&groups_after=51`);
+    const rest = await (await req(more!, { cookie: alice.cookie })).text();
+    expect(groupsIn(rest)).toEqual([0, 1, ...Array.from({ length: 10 }, (_, i) => 52 + i)]);
+    expect(rest).not.toContain('groups_after=');
+    expect((await req(`/batches/${id}?job_group=1&groups_after=x`, { cookie: alice.cookie })).status).toBe(400);
+    const cancelled = await app.request(`/api/v1alpha/batches/${id}/cancel`, { method: 'PATCH', headers: { authorization: `Bearer ${tok.alice}` } });
+    expect(cancelled.status).toBe(200);
+  });
+
   it('shows a job: spec with credential-named env hidden, logs and resource usage routes', async () => {
     const res = await req(`/batches/${aliceBatch}/jobs/2`, { cookie: alice.cookie });
     expect(res.status).toBe(200);

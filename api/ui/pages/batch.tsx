@@ -1,7 +1,8 @@
 /**
  * One batch: attributes, state, counts, cost and its breakdown, timings; its job groups as a
- * tree (one level at a time, each with its own counts); its jobs, filtered with the query
- * language and paged, never all at once.
+ * tree (the path from the batch down to the group in view, then that group's children, paged,
+ * each with its own counts and how many groups sit below it); its jobs, filtered with the
+ * query language and paged, never all at once.
  */
 import type { Hono } from 'hono';
 import { and } from 'drizzle-orm';
@@ -18,7 +19,7 @@ import { formatCost, formatDuration } from '../../../domain/ui';
 import { ROOT_JOB_GROUP_ID } from '../../../domain/job-group-tree';
 import { listJobPage } from '../../../db/queries/jobs';
 import { jobFilter } from '../../../db/queries/filters';
-import { getJobGroup, jobsOfGroup, listChildJobGroups } from '../../../db/queries/job-groups';
+import { childGroupCounts, getJobGroup, jobGroupAncestors, jobsOfGroup, listChildJobGroups, type JobGroupRow } from '../../../db/queries/job-groups';
 import { PAGE } from './batches';
 
 type Breakdown = { resource: string; cost: number }[];
@@ -49,9 +50,12 @@ export function batchPages(r: Hono<UiEnv>): void {
     if (groupId !== ROOT_JOB_GROUP_ID && (!group || group.storedState === 'open')) {
       throw new ApiError('not_found', `job group ${groupId} of batch ${batch.id} not found`, 'job_group');
     }
-    const groupView = group ? jobGroupJson(group, await jobGroupCost(s, batch.id, group.jobGroupId)) : null;
-    const children = await listChildJobGroups(s.db, { batchId: batch.id, parentId: groupId, lastJobGroupId: null, limit: PAGE });
-    const childViews = await Promise.all(children.map(async (g) => jobGroupJson(g, await jobGroupCost(s, batch.id, g.jobGroupId))));
+    const viewOf = async (g: JobGroupRow) => jobGroupJson(g, await jobGroupCost(s, batch.id, g.jobGroupId));
+    const path = group ? await Promise.all([...(await jobGroupAncestors(s.db, batch.id, groupId)), group].map(viewOf)) : [];
+    const groupsAfter = cursorOf(c.req.query('groups_after'), 'groups_after') ?? null;
+    const children = await listChildJobGroups(s.db, { batchId: batch.id, parentId: groupId, lastJobGroupId: groupsAfter, limit: PAGE });
+    const childViews = await Promise.all(children.map(viewOf));
+    const grandchildren = await childGroupCounts(s.db, batch.id, children.map((g) => g.jobGroupId));
 
     const version = queryVersion(c.req.query('version'));
     const q = c.req.query('q') ?? '';
@@ -113,22 +117,14 @@ export function batchPages(r: Hono<UiEnv>): void {
         </div>
 
         <h2>Job groups</h2>
-        <ul class="tree">
-          <li>
-            {groupId === ROOT_JOB_GROUP_ID ? <strong>batch (group 0)</strong> : <a href={`/batches/${b.id}`}>batch (group 0)</a>}
-            {groupView ? (
-              <ul class="tree">
-                <li>
-                  <strong>group {groupView.job_group_id}</strong> {groupView.attributes?.name ?? ''} <State state={groupView.state} /> {groupView.n_jobs} jobs,{' '}
-                  {groupView.n_succeeded} succeeded, {groupView.n_failed} failed, {groupView.n_cancelled} cancelled · {formatCost(groupView.cost)}
-                  <ChildGroups batchId={b.id} groups={childViews} />
-                </li>
-              </ul>
-            ) : (
-              <ChildGroups batchId={b.id} groups={childViews} />
-            )}
-          </li>
-        </ul>
+        <GroupTree
+          batchId={b.id}
+          root={{ job_group_id: ROOT_JOB_GROUP_ID, attributes: { name: 'batch' }, state: b.state, n_jobs: b.n_jobs, n_succeeded: b.n_succeeded, n_failed: b.n_failed, n_cancelled: b.n_cancelled, cost: b.cost }}
+          path={path}
+          groups={childViews}
+          grandchildren={grandchildren}
+          more={children.length === PAGE ? `/batches/${b.id}?${new URLSearchParams({ ...(groupId ? { job_group: String(groupId) } : {}), groups_after: String(children[children.length - 1]!.jobGroupId) })}` : null}
+        />
 
         <h2>Jobs{groupId ? ` of group ${groupId} and below` : ''}</h2>
         <QueryBox
@@ -165,14 +161,47 @@ export function batchPages(r: Hono<UiEnv>): void {
   });
 }
 
-const ChildGroups = ({ batchId, groups }: { batchId: number; groups: ReturnType<typeof jobGroupJson>[] }) =>
-  groups.length === 0 ? null : (
+type GroupView = Pick<ReturnType<typeof jobGroupJson>, 'job_group_id' | 'state' | 'n_jobs' | 'n_succeeded' | 'n_failed' | 'n_cancelled' | 'cost'> & {
+  attributes?: Record<string, string> | null;
+};
+
+const GroupLine = ({ batchId, g, current, below }: { batchId: number; g: GroupView; current: boolean; below?: number }) => {
+  const label = g.job_group_id === ROOT_JOB_GROUP_ID ? 'batch (group 0)' : `group ${g.job_group_id}`;
+  const href = g.job_group_id === ROOT_JOB_GROUP_ID ? `/batches/${batchId}` : `/batches/${batchId}?job_group=${g.job_group_id}`;
+  return (
+    <span data-job-group={String(g.job_group_id)}>
+      {current ? <strong>{label}</strong> : <a href={href}>{label}</a>} {g.job_group_id === ROOT_JOB_GROUP_ID ? '' : (g.attributes?.name ?? '')} <State state={g.state} />{' '}
+      {g.n_jobs} jobs, {g.n_succeeded} succeeded, {g.n_failed} failed, {g.n_cancelled} cancelled · {formatCost(g.cost)}
+      {below ? <span class="muted"> · {below} {below === 1 ? 'group' : 'groups'} below</span> : null}
+    </span>
+  );
+};
+
+/**
+ * The batch, each ancestor of the group in view, the group itself, then its children: a
+ * nested list however deep the tree, never more than a page of groups at once.
+ */
+const GroupTree = (p: { batchId: number; root: GroupView; path: GroupView[]; groups: GroupView[]; grandchildren: Map<number, number>; more: string | null }) => {
+  const chain = [p.root, ...p.path];
+  const leaf = (
+    <>
+      {p.groups.length === 0 ? null : (
+        <ul class="tree">
+          {p.groups.map((g) => (
+            <li><GroupLine batchId={p.batchId} g={g} current={false} below={p.grandchildren.get(g.job_group_id)} /></li>
+          ))}
+        </ul>
+      )}
+      {p.more ? <div class="pager"><a href={p.more}>More groups →</a></div> : null}
+    </>
+  );
+  const level = (i: number): unknown => (
     <ul class="tree">
-      {groups.map((g) => (
-        <li>
-          <a href={`/batches/${batchId}?job_group=${g.job_group_id}`}>group {g.job_group_id}</a> {g.attributes?.name ?? ''} <State state={g.state} />{' '}
-          {g.n_jobs} jobs, {g.n_succeeded} succeeded, {g.n_failed} failed, {g.n_cancelled} cancelled · {formatCost(g.cost)}
-        </li>
-      ))}
+      <li>
+        <GroupLine batchId={p.batchId} g={chain[i]!} current={i === chain.length - 1} />
+        {i === chain.length - 1 ? leaf : level(i + 1)}
+      </li>
     </ul>
   );
+  return <div id="job-groups">{level(0)}</div>;
+};
