@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { isImageReference } from '../domain/image-ref';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -100,6 +101,8 @@ const EnvSchema = z.object({
   HB_AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
   /** Where worker VMs are made: agent processes on this machine, Compute Engine or Azure VMs. */
   HB_CLOUD: z.enum(['local', 'gcp', 'azure']).default('local'),
+  /** The worker image cloud VMs run the agent in (deploy/Dockerfile, pushed to the deployment's registry). */
+  HB_WORKER_IMAGE: z.string().refine(isImageReference, 'a Docker image reference').default('hail-batch-worker:latest'),
   /** Names this deployment in every VM's labels / tags, so its machines are found again. */
   HB_DEPLOYMENT: z.string().regex(/^[a-z][a-z0-9-]{0,61}$/, 'lower-case letters, digits and dashes, starting with a letter').default('default'),
   HB_GCP_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a GCP project id').optional(),
@@ -294,6 +297,8 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
   return {
     kind: e.HB_CLOUD,
     deployment: e.HB_DEPLOYMENT,
+    workerImage: e.HB_WORKER_IMAGE,
+    agentEnv: vmAgentEnv(e),
     locationRefreshMs: e.HB_LOCATION_REFRESH_MS,
     gcp: {
       project: e.HB_GCP_PROJECT ?? '',
@@ -315,6 +320,24 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
       armEndpoint: e.HB_AZURE_ARM_ENDPOINT ?? null,
     },
   };
+}
+
+/**
+ * What a cloud VM's agent is told besides its name and token: where logs and status documents
+ * go. Only non-secret settings travel in the startup script; on a VM the object store is
+ * reached with the VM's own identity, so a connection string is never passed on.
+ */
+function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
+  const picked: Record<string, string | undefined> = {
+    HB_OBJECT_STORE: e.HB_OBJECT_STORE,
+    HB_OBJECT_PREFIX: e.HB_OBJECT_PREFIX || undefined,
+    HB_GCS_BUCKET: e.HB_GCS_BUCKET,
+    HB_GCS_API_ENDPOINT: e.HB_GCS_API_ENDPOINT,
+    HB_GCS_PROJECT: e.HB_GCS_PROJECT,
+    HB_AZURE_STORAGE_CONTAINER: e.HB_AZURE_STORAGE_CONTAINER,
+    HB_AZURE_STORAGE_ACCOUNT_URL: e.HB_AZURE_STORAGE_ACCOUNT_URL,
+  };
+  return Object.fromEntries(Object.entries(picked).filter((kv): kv is [string, string] => kv[1] !== undefined));
 }
 
 function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageConfig {

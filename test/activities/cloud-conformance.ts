@@ -2,15 +2,20 @@
  * The one conformance suite every cloud driver passes (local, GCP and Azure, the last two
  * against their emulators through the real SDKs). Driver-level: create idempotent per name,
  * a fresh driver (as after a crash) finds the machine from the cloud alone, delete idempotent,
- * cloud errors retried or routed elsewhere.
+ * cloud errors retried or routed elsewhere. Service-level: the whole service on that cloud
+ * boots machines whose agents activate with their one-time token (on GCP and Azure through
+ * the startup script the driver rendered, reading the token from the instance metadata), runs
+ * a batch of 50 jobs on them, runs a job again after the cloud reclaims its spot machine, and
+ * leaves no machine behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { CloudDriver, InstanceConfig } from '../../activities/cloud/driver';
 import { CapacityError } from '../../activities/cloud/retry';
-import { waitFor } from '../support/service';
+import { job, startTestService, waitFor, waitForBatch } from '../support/service';
 
 export type Harness = {
   /** Service settings that select and point at this cloud. */
@@ -78,6 +83,51 @@ export function conformance(cloud: string, opts: { errors: boolean }, setup: (da
       expect(await d.getState(name)).toBe('gone');
       await d.delete(name);
       expect(await d.list()).toEqual([]);
+    });
+
+    it('runs a batch on machines it boots; a job whose spot machine the cloud reclaims runs again; nothing is left', async () => {
+      // The service shares the cloud's data directory, so its agents' logs are where the API reads.
+      const svc = await startTestService({ name: `conf_${cloud}`, pools: 'standard:0-2', env: { ...h.env, HB_DATA_DIR: dataDir } });
+      try {
+        const marker = path.join(dataDir, `reclaim-${cloud}`);
+        const n = 50;
+        const res = await svc.api('/api/v1alpha/batches/create-fast', {
+          method: 'POST',
+          json: {
+            batch: { billing_project: 'test', n_jobs: n + 1, token: `conf-${cloud}-${Date.now()}` },
+            bunch: [
+              ...Array.from({ length: n }, (_, i) => job(i + 1, ['sh', '-c', `echo ran-${i + 1}`])),
+              // Long enough to be reclaimed the first time, done at once the second.
+              job(n + 1, ['sh', '-c', `if [ -f ${marker} ]; then echo again; exit 0; fi; touch ${marker}; sleep 120`]),
+            ],
+          },
+        });
+        expect(res.status).toBe(200);
+        const id = ((await res.json()) as { id: number }).id;
+        await waitFor('the slow job to run', async () => existsSync(marker), 120_000, 200);
+        const attempts = async () => (await (await svc.api(`/api/v1alpha/batches/${id}/jobs/${n + 1}/attempts`)).json()) as { instance_name: string; reason: string | null }[];
+        const [first] = await attempts();
+        // The machine is this cloud's: a fresh driver finds it there.
+        const probe = h.driver();
+        await probe.refreshLocations?.();
+        expect(names(await probe.list())).toContain(first!.instance_name);
+        await h.reclaim(first!.instance_name);
+
+        const done = await waitForBatch(svc, id, 240_000);
+        expect(done).toMatchObject({ state: 'success', n_succeeded: n + 1 });
+        const tried = await attempts();
+        expect(tried.length).toBeGreaterThanOrEqual(2);
+        expect(tried[0]!.instance_name).toBe(first!.instance_name);
+        expect(tried.at(-1)!.instance_name).not.toBe(first!.instance_name);
+        // The agents ran the jobs and their logs reached the service.
+        const log = await (await svc.api(`/api/v1alpha/batches/${id}/jobs/1/log`)).json() as Record<string, string>;
+        expect(log.main).toContain('ran-1');
+      } finally {
+        await svc.stop();
+      }
+      const d = h.driver();
+      await d.refreshLocations?.();
+      await waitFor('every machine to be gone', async () => (await d.list()).length === 0, 30_000, 250);
     });
 
     if (opts.errors) {

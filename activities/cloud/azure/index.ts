@@ -13,7 +13,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { Pipeline } from '@azure/core-rest-pipeline';
 import type { CloudConfig } from '../../../config';
 import type { CloudDriver, InstanceConfig, Machine, MachineState } from '../driver';
-import { agentEnv, renderStartupScript } from '../startup';
+import { azureUserData, renderStartupScript } from '../startup';
 import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
 import { createLocationBook } from '../location-book';
 import type { Location } from '../../../domain/locations';
@@ -141,7 +141,14 @@ export function createAzureDriver(cloud: CloudConfig): CloudDriver {
             .pollUntilDone(),
         );
         const [publisher, offer, sku, version] = a.image.split(':');
-        const script = renderStartupScript(agentEnv({ ...inst, location }, startup));
+        const boot = renderStartupScript('azure', {
+          ...startup,
+          name: inst.name,
+          pool: inst.pool,
+          cores: inst.cores,
+          workerImage: cloud.workerImage,
+          agentEnv: { ...cloud.agentEnv, HB_REGION: location },
+        });
         const vm: VirtualMachine = {
           location,
           tags,
@@ -153,12 +160,14 @@ export function createAzureDriver(cloud: CloudConfig): CloudDriver {
           osProfile: {
             computerName: inst.name,
             adminUsername: 'batch',
-            customData: Buffer.from(script).toString('base64'),
+            // cloud-init runs the script; the token is the VM's userData, read from IMDS.
+            customData: Buffer.from(boot.script).toString('base64'),
             ...(a.sshPublicKey
               ? { linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: [{ path: '/home/batch/.ssh/authorized_keys', keyData: a.sshPublicKey }] } } }
               : // No key configured: a random password nobody knows, so nobody logs in.
                 { adminPassword: `${randomBytes(24).toString('base64url')}aA1!` }),
           },
+          userData: azureUserData(boot.secrets),
           networkProfile: { networkInterfaces: [{ id: nic.id!, primary: true, deleteOption: 'Delete' }] },
           ...(inst.preemptible ? { priority: 'Spot' as const, evictionPolicy: 'Delete' as const, billingProfile: { maxPrice: -1 } } : { priority: 'Regular' as const }),
         };

@@ -10,7 +10,7 @@ import { InstancesClient, RegionsClient, ZoneOperationsClient, ZonesClient, prot
 import { OAuth2Client } from 'google-auth-library';
 import type { CloudConfig } from '../../../config';
 import type { CloudDriver, InstanceConfig, Machine, MachineState, StartupData } from '../driver';
-import { agentEnv, renderStartupScript } from '../startup';
+import { renderStartupScript } from '../startup';
 import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
 import { createLocationBook } from '../location-book';
 import type { Location } from '../../../domain/locations';
@@ -111,6 +111,14 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
   const book = createLocationBook(readLocations, cloud.locationRefreshMs);
 
   function resource(inst: InstanceConfig, zone: string, startup: StartupData): IInstance {
+    const boot = renderStartupScript('gcp', {
+      ...startup,
+      name: inst.name,
+      pool: inst.pool,
+      cores: inst.cores,
+      workerImage: cloud.workerImage,
+      agentEnv: { ...cloud.agentEnv, HB_REGION: zone },
+    });
     return {
       name: inst.name,
       machineType: `zones/${zone}/machineTypes/${gcpMachineType(inst)}`,
@@ -134,7 +142,8 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
       scheduling: inst.preemptible
         ? { provisioningModel: 'SPOT', instanceTerminationAction: 'DELETE', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
         : { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: 'MIGRATE' },
-      metadata: { items: [{ key: 'startup-script', value: renderStartupScript(agentEnv({ ...inst, location: zone }, startup)) }] },
+      // The script in `startup-script`; the token beside it as its own item, never in the script.
+      metadata: { items: [{ key: 'startup-script', value: boot.script }, ...Object.entries(boot.secrets).map(([key, value]) => ({ key, value }))] },
     };
   }
 

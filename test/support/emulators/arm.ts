@@ -3,15 +3,15 @@
  * send for worker VMs (virtualMachines PUT / GET / list / DELETE / simulateEviction,
  * networkInterfaces and publicIPAddresses PUT / GET / list / DELETE, compute usages per
  * location for the cores quota), long-running operations through `Azure-AsyncOperation`, and
- * real state: a VM is Creating until its agent process (started from the exports of its base64
- * `customData`) runs; deleting it deletes the NIC and public IP marked `deleteOption: Delete`.
+ * real state: a VM is Creating until it boots: the script inside its base64 `customData`
+ * (cloud-init's write_files) runs, reads the token from its `userData` through the emulator's
+ * IMDS and starts a real agent process; deleting it deletes the NIC and public IP marked `deleteOption: Delete`.
  * Errors are injected on request (HTTP status and ARM error code, in the call or, with status
  * 200, in the operation); a Spot VM can be evicted (agent killed, VM deleted under policy Delete).
  */
 import { randomUUID } from 'node:crypto';
-import { parseStartupScript } from '../../../activities/cloud/startup';
 import { Injections, serve, type Injection, type Res, type Route, type Server } from './http';
-import { bootAgent, haltAgent, type VmAgentOptions } from './vm-agents';
+import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
 
 type Json = Record<string, unknown>;
 type Resource = { id: string; kind: 'vm' | 'nic' | 'ip'; name: string; location: string; body: Json; pid: number | null; cores: number };
@@ -38,9 +38,21 @@ const armError = (status: number, code: string, message: string): Res => ({ stat
 /** vCPUs of the sizes the driver asks for: Standard_D4s_v5, Standard_E8s_v5, Standard_F16s_v2. */
 const coresOf = (size: string) => Number(/^Standard_[A-Z]+(\d+)/.exec(size)?.[1] ?? 1);
 
+/** The script a cloud-config hands cloud-init (write_files, base64), or the customData itself. */
+function cloudInitScript(customData: string): string {
+  if (!customData.startsWith('#cloud-config')) return customData;
+  const b64 = /content: ([A-Za-z0-9+/=]+)/.exec(customData)?.[1];
+  return b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
+}
+
 export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmulator> {
   const bootMs = opts.bootMs ?? 200;
   const store = new Map<string, Resource>();
+  const metadata = await startMetadataServer((name) => {
+    const r = [...store.values()].find((x) => x.kind === 'vm' && x.name === name);
+    const userData = r ? ((r.body.properties ?? {}) as Json).userData : undefined;
+    return typeof userData === 'string' ? { kind: 'azure', userData } : null;
+  });
   const ops = new Map<string, AsyncOp>();
   const injections = new Injections();
   const calls: string[] = [];
@@ -143,8 +155,8 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
           }
           setTimeout(() => {
             if (store.get(key(id)) === r) {
-              const custom = String(((props.osProfile ?? {}) as Json).customData ?? '');
-              r.pid = bootAgent(opts, parseStartupScript(Buffer.from(custom, 'base64').toString('utf8')));
+              const custom = Buffer.from(String(((props.osProfile ?? {}) as Json).customData ?? ''), 'base64').toString('utf8');
+              r.pid = bootVm(opts, { name: r.name, script: cloudInitScript(custom), metadataUrl: metadata.url });
               setState(r, 'Succeeded');
               opState.status = 'Succeeded';
             } else {
@@ -260,6 +272,7 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
       for (const r of [...store.values()].filter((x) => x.kind === 'vm')) await remove(r, 0);
       store.clear();
       await server.close();
+      await metadata.close();
     },
   };
 }

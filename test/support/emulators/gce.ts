@@ -2,16 +2,16 @@
  * A Compute Engine emulator: the REST subset @google-cloud/compute sends for worker VMs
  * (instances insert / get / list with a label filter / delete / simulateMaintenanceEvent,
  * zoneOperations get and wait, zones, regions with their CPUS quota, machineTypes), with
- * real state: an instance is PROVISIONING, then RUNNING with a real agent process started from
- * its `startup-script` metadata, and its insert or delete operation is PENDING until then.
+ * real state: an instance is PROVISIONING, then RUNNING, booted by running its `startup-script`
+ * metadata item (which reads the token from the emulator's metadata server and starts a real
+ * agent process), and its insert or delete operation is PENDING until then.
  * Errors are injected on request (HTTP status and GCE error code, in the call or in its
  * operation); a spot VM can be reclaimed (its agent killed, the instance deleted when its
  * termination action says DELETE).
  */
 import { randomUUID } from 'node:crypto';
-import { parseStartupScript } from '../../../activities/cloud/startup';
 import { Injections, serve, type Injection, type Req, type Res, type Route, type Server } from './http';
-import { bootAgent, haltAgent, type VmAgentOptions } from './vm-agents';
+import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
 
 type Instance = {
   name: string;
@@ -67,9 +67,18 @@ function matches(filter: string | null, inst: Instance): boolean {
   });
 }
 
+const metadataOf = (inst: Instance): Record<string, string> => {
+  const items = (((inst.resource.metadata ?? {}) as Record<string, unknown>).items ?? []) as { key: string; value: string }[];
+  return Object.fromEntries(items.map((it) => [it.key, it.value]));
+};
+
 export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmulator> {
   const bootMs = opts.bootMs ?? 200;
   const instances = new Map<string, Instance>();
+  const metadata = await startMetadataServer((name) => {
+    const inst = [...instances.values()].find((i) => i.name === name);
+    return inst ? { kind: 'gcp', attributes: metadataOf(inst) } : null;
+  });
   const operations = new Map<string, Operation>();
   const injections = new Injections();
   const calls: string[] = [];
@@ -162,9 +171,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
         op.status = 'RUNNING';
         setTimeout(() => {
           if (instances.get(`${zone}/${name}`) === inst && inst.status === 'PROVISIONING') {
-            const items = (((body.metadata ?? {}) as Record<string, unknown>).items ?? []) as { key: string; value: string }[];
-            const script = items.find((it) => it.key === 'startup-script')?.value ?? '';
-            inst.pid = bootAgent(opts, parseStartupScript(script));
+            inst.pid = bootVm(opts, { name, script: metadataOf(inst)['startup-script'] ?? '', metadataUrl: metadata.url });
             inst.status = 'RUNNING';
           }
           op.status = 'DONE';
@@ -320,6 +327,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
     async close() {
       await Promise.all([...instances.values()].map((i) => stop(i, 0, true)));
       await server.close();
+      await metadata.close();
     },
   };
 }

@@ -1,10 +1,14 @@
 /**
- * What an emulated VM runs: a real agent process, started the way the local driver starts one
- * (detached, its own log), with the settings the VM's startup script exports. An emulator's
- * VMs are found again in the process table by HB_DATA_DIR, as the local driver finds its own.
+ * What an emulated VM runs: the startup script the driver gave it, in bash, exactly as a VM
+ * boots it, with the few HB_STARTUP_* settings a real VM leaves unset: its metadata server is
+ * the emulator's (which answers for that VM by the path), the agent runs as a local process
+ * (started the way the local driver starts one, its own log) instead of in the worker image,
+ * and "power off" writes a file instead of halting this machine.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -19,28 +23,82 @@ export type VmAgentOptions = {
   executor: 'docker' | 'process';
 };
 
-/** Boots the VM: starts its agent with the exported settings. Returns the agent's pid. */
-export function bootAgent(opts: VmAgentOptions, env: Record<string, string>): number {
+/** What the instance metadata holds for one VM: GCE's attributes, or Azure's base64 userData. */
+export type VmMetadata = { kind: 'gcp'; attributes: Record<string, string> } | { kind: 'azure'; userData: string };
+
+export type MetadataServer = { url: string; close(): Promise<void> };
+
+/**
+ * The instance metadata service of an emulator's VMs (GCE's metadata server, Azure's IMDS),
+ * each VM under /vm/<name>, answering only with the header the real one demands.
+ */
+export async function startMetadataServer(lookup: (name: string) => VmMetadata | null): Promise<MetadataServer> {
+  const server = http.createServer((req, res) => {
+    const answer = (status: number, body: string) => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(body);
+    };
+    const m = /^\/vm\/([a-z0-9-]+)(\/.*)$/.exec(req.url ?? '');
+    const md = m ? lookup(m[1]!) : null;
+    if (!m || !md) return answer(404, 'not found');
+    const rest = m[2]!;
+    if (md.kind === 'gcp') {
+      if (req.headers['metadata-flavor'] !== 'Google') return answer(403, 'missing Metadata-Flavor: Google');
+      const attr = /^\/computeMetadata\/v1\/instance\/attributes\/([\w-]+)$/.exec(rest)?.[1];
+      if (attr !== undefined) return attr in md.attributes ? answer(200, md.attributes[attr]!) : answer(404, 'not found');
+      if (rest === '/computeMetadata/v1/instance/network-interfaces/0/ip') return answer(200, '127.0.0.1');
+    } else {
+      if (req.headers.metadata !== 'true') return answer(400, 'missing Metadata: true');
+      if (rest.startsWith('/metadata/instance/compute/userData?')) return answer(200, md.userData);
+      if (rest.startsWith('/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress')) return answer(200, '127.0.0.1');
+    }
+    answer(404, 'not found');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+/**
+ * Boots the VM: runs its startup script (the bash text a VM would run) in its own process
+ * group, which the agent joins. Returns the script's pid, the group's leader.
+ */
+export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string; metadataUrl: string }): number {
+  const vmDir = path.join(opts.dataDir, 'vms');
   const logDir = path.join(opts.dataDir, 'agents');
+  mkdirSync(vmDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
-  const out = openSync(path.join(logDir, `${env.HB_AGENT_NAME ?? 'vm'}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'agent'], {
+  const scriptFile = path.join(vmDir, `${vm.name}.sh`);
+  writeFileSync(scriptFile, vm.script, { mode: 0o700 });
+  const out = openSync(path.join(logDir, `${vm.name}.log`), 'a');
+  const child = spawn('bash', [scriptFile], {
     detached: true,
     stdio: ['ignore', out, out],
-    // The VM's own settings win over anything the emulator's environment carries.
-    env: childEnv({ HB_CLOUD: 'local', HB_AGENT_PORT: 0, ...env, HB_DATA_DIR: opts.dataDir, HB_EXECUTOR: opts.executor }),
+    env: childEnv({
+      HB_STARTUP_METADATA_URL: `${vm.metadataUrl}/vm/${vm.name}`,
+      HB_STARTUP_AGENT_COMMAND: `${process.execPath} --import tsx ${cliEntry} agent`,
+      HB_STARTUP_DATA_DIR: opts.dataDir,
+      HB_STARTUP_POWEROFF_FILE: path.join(vmDir, `${vm.name}.poweroff`),
+      // Many VMs share this machine: each agent takes a free port and reports it.
+      HB_STARTUP_AGENT_PORT: 0,
+      HB_CLOUD: 'local',
+      HB_EXECUTOR: opts.executor,
+    }),
   });
   closeSync(out);
   child.unref();
-  if (!child.pid) throw new Error('could not start the VM agent');
+  if (!child.pid) throw new Error(`could not boot VM ${vm.name}`);
   return child.pid;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** To the VM's whole process group: its startup script and the agent under it. */
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
-    process.kill(pid, sig);
+    process.kill(-pid, sig);
   } catch {
     // Gone meanwhile.
   }
@@ -55,8 +113,9 @@ export async function haltAgent(opts: VmAgentOptions, name: string, pid: number 
     signal(pid, graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
     const deadline = Date.now() + graceMs;
     while (processAlive(pid) && Date.now() < deadline) await sleep(50);
-    if (processAlive(pid)) signal(pid, 'SIGKILL');
   }
+  // Whatever of the group is left (an agent that outlived its script) goes now.
+  if (pid !== null) signal(pid, 'SIGKILL');
   if (opts.executor !== 'docker') return;
   const docker = new Docker();
   const found = await docker.listContainers({ all: true, filters: { label: [`hail-batch.instance=${name}`] } }).catch(() => []);

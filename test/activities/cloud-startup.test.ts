@@ -7,13 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { azureUserData, renderStartupScript, shellQuote, type StartupScriptData } from '../../worker-vm/startup-script';
-import { FakeApi } from './fake-api';
+import { azureUserData, renderStartupScript, shellQuote, type StartupScriptData } from '../../activities/cloud/startup';
+import { FakeApi } from '../worker-vm/fake-api';
+import { startMetadataServer } from '../support/emulators/vm-agents';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(path.join(tmpdir(), 'hb-startup-'));
@@ -43,7 +42,7 @@ describe('renderStartupScript', () => {
     expect(gcp.script.startsWith('#!/bin/bash\n')).toBe(true);
     expect(gcp.script).not.toContain('tok-secret-123');
     expect(gcp.secrets).toEqual({ activation_token: 'tok-secret-123', api_url: 'https://batch.example.org' });
-    expect(gcp.script).toContain("-e HB_GCS_BUCKET='hb-logs'");
+    expect(gcp.script).toContain("'HB_GCS_BUCKET=hb-logs'");
     expect(gcp.script).toContain('metadata.google.internal');
     const azure = renderStartupScript('azure', base());
     expect(azure.script.startsWith('#cloud-config\n')).toBe(true);
@@ -66,7 +65,7 @@ describe('renderStartupScript', () => {
     ];
     for (const [over, field] of cases) expect(() => renderStartupScript('gcp', base(over))).toThrow(field);
     // Quotes inside a value stay literal.
-    expect(renderStartupScript('gcp', base({ agentEnv: { HB_X: "it's $HOME" } })).script).toContain(`-e HB_X=${shellQuote("it's $HOME")}`);
+    expect(renderStartupScript('gcp', base({ agentEnv: { HB_X: "it's $HOME" } })).script).toContain(shellQuote("HB_X=it's $HOME"));
   });
 
   it('is valid bash for both clouds', async () => {
@@ -80,44 +79,17 @@ describe('renderStartupScript', () => {
   });
 });
 
-/** GCP's metadata server and Azure's IMDS, each answering only with its required header. */
-async function metadataServer(cloud: 'gcp' | 'azure', secrets: Record<string, string>): Promise<{ url: string; stop(): Promise<void>; requests: string[] }> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '';
-    requests.push(url);
-    const answer = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(body);
-    };
-    if (cloud === 'gcp') {
-      if (req.headers['metadata-flavor'] !== 'Google') return answer(403, 'missing Metadata-Flavor');
-      const attr = /^\/computeMetadata\/v1\/instance\/attributes\/([\w-]+)$/.exec(url)?.[1];
-      if (attr !== undefined) return attr in secrets ? answer(200, secrets[attr]!) : answer(404, 'not found');
-      if (url === '/computeMetadata/v1/instance/network-interfaces/0/ip') return answer(200, '127.0.0.1');
-    } else {
-      if (req.headers.metadata !== 'true') return answer(400, 'missing Metadata: true');
-      if (url === '/metadata/instance/compute/userData?api-version=2021-01-01&format=text') return answer(200, azureUserData(secrets));
-      if (url.startsWith('/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress')) return answer(200, '127.0.0.1');
-    }
-    answer(404, 'not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    stop: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  };
-}
-
 for (const cloud of ['gcp', 'azure'] as const) {
   describe(`startup script on ${cloud}`, () => {
     it('reads the token from metadata, starts an agent that activates with it, and powers off when the agent exits', async () => {
       const name = `startup-${cloud}-${process.pid}`;
       const token = `activate-${name}`;
       const api = await new FakeApi({ activationToken: token }).start();
-      const rendered = renderStartupScript(cloud, base({ name, activationToken: token, apiUrl: api.url, agentPort: cloud === 'gcp' ? 9444 : 9445, agentEnv: {} }));
-      const metadata = await metadataServer(cloud, rendered.secrets);
+      const rendered = renderStartupScript(cloud, base({ name, activationToken: token, apiUrl: api.url, agentPort: cloud === 'gcp' ? 9444 : 9445, agentEnv: { HB_REGION: 'test-region-1' } }));
+      // The emulators' metadata service, holding what each cloud's driver stores for the VM.
+      const metadata = await startMetadataServer((vm) =>
+        vm !== name ? null : cloud === 'gcp' ? { kind: 'gcp', attributes: rendered.secrets } : { kind: 'azure', userData: azureUserData(rendered.secrets) },
+      );
       const dir = mkdtempSync(path.join(work, `${cloud}-`));
       const scriptFile = path.join(dir, 'startup.sh');
       writeFileSync(scriptFile, cloud === 'gcp' ? rendered.script : azureScript(rendered.script));
@@ -128,7 +100,7 @@ for (const cloud of ['gcp', 'azure'] as const) {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
-          HB_STARTUP_METADATA_URL: metadata.url,
+          HB_STARTUP_METADATA_URL: `${metadata.url}/vm/${name}`,
           HB_STARTUP_POWEROFF_FILE: poweroff,
           HB_STARTUP_AGENT_COMMAND: `${process.execPath} --import tsx ${path.join(root, 'cli/main.ts')} agent`,
           HB_STARTUP_DATA_DIR: path.join(dir, 'data'),
@@ -149,13 +121,15 @@ for (const cloud of ['gcp', 'azure'] as const) {
         expect(existsSync(poweroff)).toBe(false);
         // The agent ends (as when it is told to stop): the script powers the VM off.
         const agentPid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+        // The non-secret settings reach the agent as a VM's docker run would pass them.
+        expect(readFileSync(`/proc/${agentPid}/environ`, 'utf8').split('\0')).toContain('HB_REGION=test-region-1');
         process.kill(agentPid, 'SIGTERM');
         expect(await exited).toBe(0);
         expect(existsSync(poweroff)).toBe(true);
         expect(stderr).toContain('agent exited; powering off');
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
-        await metadata.stop();
+        await metadata.close();
         await api.stop();
       }
     });
