@@ -3,7 +3,7 @@
  * page (db/queries/billing.ts), priced with the catalogue read once per request.
  */
 import type { Services } from './context';
-import { batchesUsage, jobGroupUsage, jobsUsage } from '../db/queries/billing';
+import { batchesUsage, jobGroupsUsage, jobsUsage } from '../db/queries/billing';
 import { loadRateCard } from '../db/queries/resources';
 import { costSummary, NO_COST, type CostSummary } from '../domain/billing-catalogue';
 import type { ResourceUsage } from '../domain/billing';
@@ -16,8 +16,12 @@ export async function batchCosts(s: Services, batchIds: readonly number[]): Prom
   return priced(s, await batchesUsage(s.db, batchIds, Date.now()));
 }
 
+export async function jobGroupCosts(s: Services, batchId: number, jobGroupIds: readonly number[]): Promise<Map<number, CostSummary>> {
+  return priced(s, await jobGroupsUsage(s.db, batchId, jobGroupIds, Date.now()));
+}
+
 export async function jobGroupCost(s: Services, batchId: number, jobGroupId: number): Promise<CostSummary> {
-  return costOf(await priced(s, await jobGroupUsage(s.db, batchId, jobGroupId, Date.now())), jobGroupId);
+  return costOf(await jobGroupCosts(s, batchId, [jobGroupId]), jobGroupId);
 }
 
 /** The cost of one id from a priced map: nothing billed yet is 0 with an empty breakdown. */

@@ -11,7 +11,7 @@ import { BatchIdParam, EMPTY, JobGroupParams, SECURITY, body, cursorQuery, defin
 import { CostBreakdown } from '../contracts/responses';
 import { getUpdate, validateJobGroups } from '../submission';
 import { jobGroupJson, rootJobGroupJson } from '../serialize';
-import { batchCosts, costOf, jobGroupCost } from '../costs';
+import { batchCosts, costOf, jobGroupCost, jobGroupCosts } from '../costs';
 import { cancelBatchJobs } from '../../db/queries/jobs';
 import { cancelJobGroup, getJobGroup, insertJobGroups, listChildJobGroups, type JobGroupRow } from '../../db/queries/job-groups';
 import { ROOT_JOB_GROUP_ID } from '../../domain/job-group-tree';
@@ -134,7 +134,8 @@ export function jobGroupRoutes(version: 1 | 2) {
         lastJobGroupId: query(c, ChildQuery).last_job_group_id,
         limit: PAGE,
       });
-      const groups = await Promise.all(rows.map(async (g) => jobGroupJson(g, await jobGroupCost(s, batch.id, g.jobGroupId))));
+      const costs = await jobGroupCosts(s, batch.id, rows.map((g) => g.jobGroupId));
+      const groups = rows.map((g) => jobGroupJson(g, costOf(costs, g.jobGroupId)));
       const page: { job_groups: typeof groups; last_job_group_id?: number } = { job_groups: groups };
       if (rows.length === PAGE) page.last_job_group_id = rows[rows.length - 1]!.jobGroupId;
       return c.json(page);

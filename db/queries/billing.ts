@@ -142,11 +142,12 @@ function groupUsage<K>(rows: readonly UsageRow[], key: (k: string | number) => K
   return out;
 }
 
-/** One aggregate for many attempts: usage per (key, resource). */
-function usageQuery(key: SQL, where: SQL, now: number): SQL {
+/** One aggregate for many attempts: usage per (key, resource); `join` brings in what the key reads. */
+function usageQuery(key: SQL, where: SQL, now: number, join: SQL = sql``): SQL {
   return sql`SELECT ${key} AS k, r.item->>'name' AS resource,
                     SUM(${QUANTITY} * ${billedMsSql(sql`a`, nowParam(now))}) AS usage
                FROM attempts a
+               ${join}
                ${RESOURCE_ITEMS}
               WHERE a.start_time IS NOT NULL AND ${where}
               GROUP BY 1, 2
@@ -160,13 +161,22 @@ export async function jobsUsage(q: Queryable, batchId: number, jobIds: readonly 
   return groupUsage(rows, Number);
 }
 
-/** Usage per resource of one job group: every attempt of every job in it or below it. */
-export async function jobGroupUsage(q: Queryable, batchId: number, jobGroupId: number, now: number): Promise<Map<number, ResourceUsage[]>> {
-  const inGroup = sql`a.batch_id = ${batchId} AND a.job_id IN (
-    SELECT j.job_id FROM jobs j JOIN job_group_self_and_ancestors s ON s.batch_id = j.batch_id AND s.job_group_id = j.job_group_id
-     WHERE j.batch_id = ${batchId} AND s.ancestor_id = ${jobGroupId})`;
-  const rows = await rawRows<UsageRow>(q, usageQuery(sql`${jobGroupId}::int`, inGroup, now));
+/**
+ * Usage per resource of each listed job group: every attempt of every job in it or below it,
+ * in one statement. It starts from the batch's attempts, so its cost follows what has run,
+ * not how many jobs the groups hold (100,000 waiting jobs cost nothing here).
+ */
+export async function jobGroupsUsage(q: Queryable, batchId: number, jobGroupIds: readonly number[], now: number): Promise<Map<number, ResourceUsage[]>> {
+  if (jobGroupIds.length === 0) return new Map();
+  const join = sql`JOIN jobs j ON j.batch_id = a.batch_id AND j.job_id = a.job_id
+                   JOIN job_group_self_and_ancestors s ON s.batch_id = j.batch_id AND s.job_group_id = j.job_group_id`;
+  const rows = await rawRows<UsageRow>(q, usageQuery(sql`s.ancestor_id`, sql`a.batch_id = ${batchId} AND s.ancestor_id = ANY(${intArray(jobGroupIds)})`, now, join));
   return groupUsage(rows, Number);
+}
+
+/** Usage per resource of one job group (jobGroupsUsage of one). */
+export async function jobGroupUsage(q: Queryable, batchId: number, jobGroupId: number, now: number): Promise<Map<number, ResourceUsage[]>> {
+  return jobGroupsUsage(q, batchId, [jobGroupId], now);
 }
 
 /** Usage per resource of each listed batch (all attempts of all its jobs), in one statement. */

@@ -6,7 +6,7 @@
  * mid-destroy: no node, network or volume is left. The API and driver are separate processes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startProcessService, type ProcessService } from '../support/processes';
@@ -16,6 +16,7 @@ import { addProjectMember, ensureBillingProject } from '../../db/queries/users';
 import { createLocalNodeDriver } from '../../activities/clusters/local-nodes';
 
 const CELL = fileURLToPath(new URL('../support/jupyter-cell.mjs', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const deployment = `t${randomInt(1e6, 1e7)}`;
 const nodes = createLocalNodeDriver({ deployment, dockerSocket: '/var/run/docker.sock', publishHost: '127.0.0.1' });
 const NAME = 'ld14';
@@ -51,6 +52,20 @@ const labelled = (kind: 'container' | 'network' | 'volume') =>
   execFileSync('docker', [kind, 'ls', ...(kind === 'container' ? ['-a'] : []), '-q', '--filter', `label=hail-batch.cluster-deployment=${deployment}`], { encoding: 'utf8' })
     .split('\n')
     .filter(Boolean);
+
+/** The operator's CLI, `cli/main.ts cluster …`, as a process against the service: exit code and output. */
+function cli(args: string[], timeoutMs = 600_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'cluster', ...args],
+      { env: { ...process.env, HB_API_URL: s.url, HB_TOKEN: s.token }, timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+    // Nothing is typed in: `cluster ssh NAME -- …` runs without a terminal.
+    child.stdin?.end();
+  });
+}
 
 async function onMaster(script: string, timeoutMs = 600_000): Promise<string> {
   const r = await nodes.exec(NAME, `${NAME}-master`, script, { timeoutMs });
@@ -179,24 +194,35 @@ describe('clusters', () => {
   }, 400_000);
 
   it('runs pyspark non-interactively in the login shell (cluster ssh)', async () => {
-    const c = (await call('GET', `/clusters/${NAME}`)).json;
-    const argv = (c.login_command as string[]).map((a) => (a === '-it' ? '-i' : a));
-    const r = spawnSync(argv[0]!, [...argv.slice(1), '-c', 'echo $HAIL_HOME; echo "print(\\"PYSPARK\\", sc.parallelize(range(10)).count())" | pyspark 2>/dev/null'], {
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    const r = await cli(['ssh', NAME, '--', 'echo $HAIL_HOME; echo "print(\\"PYSPARK\\", sc.parallelize(range(10)).count())" | pyspark 2>/dev/null'], 300_000);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('/hail');
     expect(r.stdout).toContain('PYSPARK 10');
   }, 400_000);
 
-  it('refuses a stale plan and grows to 3 workers; the new worker joins Spark', async () => {
-    const a = (await call('POST', `/clusters/${NAME}/plan`, { to: 'update', spec: { image: IMAGE, workers: 3 } })).json;
+  it('refuses a stale plan and grows to 3 workers through the CLI; the new worker joins Spark', async () => {
+    // The operator's two steps: plan (a table to read), then apply (followed to the end).
+    const planned = await cli(['plan', NAME, '--to', 'update', '--workers', '3']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toMatch(/^plan \d+: update cluster ld14$/m);
+    expect(planned.stdout).toMatch(/^NODE\s+ROLE\s+CHANGE\s+BEFORE\s+AFTER$/m);
+    expect(planned.stdout).toMatch(/^ld14-worker-3\s+worker\s+add\s+-\s+\d+ cores, \d+ GiB$/m);
+    expect(planned.stdout).toContain('1 to add, 0 to change, 0 to remove, 3 unchanged');
+    const aId = Number(/^plan (\d+):/m.exec(planned.stdout)![1]);
     const b = (await call('POST', `/clusters/${NAME}/plan`, { to: 'update', spec: { image: IMAGE, workers: 3 } })).json;
-    expect(a).toMatchObject({ summary: { add: 1, keep: 3 } });
     const destroyFirst = (await call('POST', `/clusters/${NAME}/plan`, { to: 'destroy' })).json;
     expect((await call('POST', `/clusters/${NAME}/up`, { spec: { image: IMAGE, workers: 3 }, to: 'destroy' })).status).toBe(400);
-    expect((await call('POST', `/clusters/${NAME}/apply`, { plan_id: a.id })).status).toBe(202);
-    const c = await waitPlan(a.id as number);
+    // `down` carries out destroy plans only; `apply` refuses one.
+    const wrong = await cli(['down', NAME, '--plan', String(aId)]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('down needs a destroy plan');
+    expect((await cli(['apply', NAME, '--plan', String(destroyFirst.id)])).stderr).toContain('is a destroy plan');
+    const applied = await cli(['apply', NAME, '--plan', String(aId)], 900_000);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain(`applying plan ${aId}`);
+    expect(applied.stdout).toMatch(/^\s+\w+: \d+\/\d+ steps/m);
+    expect(applied.stdout).toContain(`plan ${aId} applied: cluster ld14 is running, 3 Spark worker(s) alive`);
+    const c = (await call('GET', `/clusters/${NAME}`)).json;
     expect(c).toMatchObject({ state: 'running', spark: { alive_workers: 3 } });
     const stale = await call('POST', `/clusters/${NAME}/apply`, { plan_id: b.id });
     expect(stale.status).toBe(409);
@@ -204,6 +230,10 @@ describe('clusters', () => {
     expect((await call('POST', `/clusters/${NAME}/apply`, { plan_id: destroyFirst.id })).status).toBe(409);
     expect(labelled('container')).toHaveLength(3 + 1);
     expect((c.cost as number)).toBeGreaterThan(0);
+    const status = await cli(['status', NAME]);
+    expect(status.stdout).toMatch(/^cluster ld14: running/m);
+    expect(status.stdout).toContain('Spark: 3 worker(s) alive');
+    expect(status.stdout.match(/^ {2}ld14-/gm)).toHaveLength(4);
   }, 900_000);
 
   it('destroys only through a destroy plan, through a driver killed -9 mid-destroy, leaving nothing', async () => {
@@ -220,5 +250,7 @@ describe('clusters', () => {
     expect(labelled('network')).toEqual([]);
     expect(labelled('volume')).toEqual([]);
     expect((await s.api(`/clusters/${NAME}/jupyter/api/status`)).status).toBe(503);
+    expect((await cli(['status', NAME])).stdout).toMatch(/^cluster ld14: destroyed/m);
+    expect((await cli(['list'])).stdout).toMatch(/^ld14\tdestroyed\t0 node\(s\)$/m);
   }, 900_000);
 });

@@ -66,6 +66,15 @@ describe('job groups over HTTP', () => {
     expect(typeof inner.duration).toBe('number');
     expect(typeof inner.cost).toBe('number');
     expect(await group(id, 0)).toMatchObject({ job_group_id: 0, n_jobs: 3, state: 'failure' });
+    // Cost rolls up: a group's is its jobs' and its descendants' jobs', as the listing says too.
+    const jobCost = async (j: number) => (await ok(`${v1}/batches/${id}/jobs/${j}`)).cost as number;
+    const [c1, c2, c3] = [await jobCost(1), await jobCost(2), await jobCost(3)];
+    expect(c1).toBeGreaterThan(0);
+    expect((await group(id, 2)).cost).toBeCloseTo(c2, 12);
+    expect((await group(id, 1)).cost).toBeCloseTo(c1 + c2, 12);
+    expect((await ok(`${v1}/batches/${id}`)).cost).toBeCloseTo(c1 + c2 + c3, 12);
+    const listed = (await ok(`${v1}/batches/${id}/job-groups/0/job-groups`)).job_groups[0];
+    expect(listed.cost).toBeCloseTo(c1 + c2, 12);
 
     expect((await ok(`${v1}/batches/${id}/job-groups/0/job-groups`)).job_groups.map((g: any) => g.job_group_id)).toEqual([1]);
     expect((await ok(`${v1}/batches/${id}/job-groups/1/job-groups`)).job_groups.map((g: any) => g.job_group_id)).toEqual([2]);

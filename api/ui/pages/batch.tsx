@@ -12,7 +12,7 @@ import { requireSession, type UiEnv } from '../session';
 import { batchIdOf, cursorOf } from '../params';
 import { ApiError, toApiError } from '../../errors';
 import { visibleBatch } from '../../access';
-import { batchCosts, costOf, jobCosts, jobGroupCost } from '../../costs';
+import { batchCosts, costOf, jobCosts, jobGroupCosts } from '../../costs';
 import { batchJson, jobEntryJson, jobGroupJson } from '../../serialize';
 import { parseJobQuery } from '../../../domain/query';
 import { formatCost, formatDuration } from '../../../domain/ui';
@@ -50,11 +50,14 @@ export function batchPages(r: Hono<UiEnv>): void {
     if (groupId !== ROOT_JOB_GROUP_ID && (!group || group.storedState === 'open')) {
       throw new ApiError('not_found', `job group ${groupId} of batch ${batch.id} not found`, 'job_group');
     }
-    const viewOf = async (g: JobGroupRow) => jobGroupJson(g, await jobGroupCost(s, batch.id, g.jobGroupId));
-    const path = group ? await Promise.all([...(await jobGroupAncestors(s.db, batch.id, groupId)), group].map(viewOf)) : [];
+    const pathRows = group ? [...(await jobGroupAncestors(s.db, batch.id, groupId)), group] : [];
     const groupsAfter = cursorOf(c.req.query('groups_after'), 'groups_after') ?? null;
     const children = await listChildJobGroups(s.db, { batchId: batch.id, parentId: groupId, lastJobGroupId: groupsAfter, limit: PAGE });
-    const childViews = await Promise.all(children.map(viewOf));
+    // Every group on the page priced in one statement.
+    const groupCosts = await jobGroupCosts(s, batch.id, [...pathRows, ...children].map((g) => g.jobGroupId));
+    const viewOf = (g: JobGroupRow) => jobGroupJson(g, costOf(groupCosts, g.jobGroupId));
+    const path = pathRows.map(viewOf);
+    const childViews = children.map(viewOf);
     const grandchildren = await childGroupCounts(s.db, batch.id, children.map((g) => g.jobGroupId));
 
     const version = queryVersion(c.req.query('version'));
