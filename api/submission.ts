@@ -6,7 +6,7 @@
 import type { Caller, Services } from './context';
 import type { BatchRow } from '../db/queries/batches';
 import { createUpdate, getUpdate } from '../db/queries/batches';
-import { commitUpdate, insertJobs } from '../db/queries/jobs';
+import { commitUpdate, refreshJobStatistics, insertJobs } from '../db/queries/jobs';
 import { insertJobGroups } from '../db/queries/job-groups';
 import { parseJobBunch } from '../domain/spec';
 import { parseJobGroups, type JobGroupSpec } from '../domain/spec-job-group';
@@ -100,10 +100,22 @@ async function checkStorage(s: Services, specs: JobSpec[], billingProject: strin
  * signalled) before the commit, so a crash between the two leaves a workflow that finds the
  * committed jobs on its next look rather than committed jobs that nobody walks.
  */
+/**
+ * An update this big changes the jobs table enough that PostgreSQL's plans, made from
+ * statistics of before, go wrong until autovacuum next analyzes it (up to a minute or more):
+ * the first page of a 100,000-job batch took 300 ms instead of 0.1 ms.
+ */
+const ANALYZE_AFTER_JOBS = 10_000;
+
 export async function commitAndWake(s: Services, batch: BatchRow, updateId: number) {
   await s.workflows.wakeBatch(batch);
   const result = await commitUpdate(s.db, batch.id, updateId, Date.now());
   await s.workflows.wakeBatch(batch);
+  if (result.nJobs >= ANALYZE_AFTER_JOBS) {
+    // After the answer, not before: it samples a bounded number of rows, and never blocks
+    // reads or writes; a failure only leaves the statistics to autovacuum.
+    void refreshJobStatistics(s.db).catch((e: unknown) => s.log.warn('ANALYZE after a large commit failed', { batch_id: batch.id, error: String(e) }));
+  }
   return result;
 }
 

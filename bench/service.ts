@@ -69,7 +69,7 @@ function userSettings(): { databaseUrl?: string; temporalCli?: string } {
   }
 }
 
-async function freshPostgres(stamp: string): Promise<DatabaseInfo> {
+async function freshPostgres(stamp: string, keep: boolean): Promise<DatabaseInfo> {
   const admin = postgres(LOCAL_PG, { max: 1, connect_timeout: 3, onnotice: () => {} });
   const name = `hb_bench_${stamp}`;
   try {
@@ -81,6 +81,11 @@ async function freshPostgres(stamp: string): Promise<DatabaseInfo> {
   }
   await admin.end({ timeout: 1 });
   onCleanup(`drop database ${name}`, async () => {
+    // Kept on request, to look at its plans afterwards (psql -d <name>).
+    if (keep) {
+      note(`kept database ${name}`);
+      return;
+    }
     const sql = postgres(LOCAL_PG, { max: 1, connect_timeout: 3, onnotice: () => {} });
     try {
       await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -93,7 +98,7 @@ async function freshPostgres(stamp: string): Promise<DatabaseInfo> {
   return { kind: 'postgres', url: url.toString(), created: true };
 }
 
-export async function startInfra(opts: { dataDir: string; stamp: string; temporalPort: number }): Promise<Infra> {
+export async function startInfra(opts: { dataDir: string; stamp: string; temporalPort: number; keepDatabase?: boolean }): Promise<Infra> {
   mkdirSync(opts.dataDir, { recursive: true });
   // The Temporal worker's own log lines would drown the table.
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -117,7 +122,7 @@ export async function startInfra(opts: { dataDir: string; stamp: string; tempora
 
   const databaseInfo: DatabaseInfo = user.databaseUrl
     ? { kind: 'postgres', url: user.databaseUrl, created: false }
-    : await freshPostgres(opts.stamp);
+    : await freshPostgres(opts.stamp, opts.keepDatabase ?? false);
   if (databaseInfo.kind === 'postgres') env['DATABASE_URL'] = databaseInfo.url;
   const database = await openDatabase(loadConfig(env).database);
   onCleanup('close database', () => database.close());

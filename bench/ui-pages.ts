@@ -28,7 +28,7 @@ const USAGE = `usage: npm run bench -- --scenario ui-pages [options]
   --run S             seconds the batch runs before the pages are read (default 20)
   --repeat K          fetches of each page; the median is reported (default 5)
   --temporal-port P   first Temporal gRPC port to try (default 7833)
-  --keep              keep the bench data directory
+  --keep              keep the bench data directory and database
 `;
 
 type Options = { jobs: number; groups: number; runMs: number; repeat: number; temporalPort: number; keep: boolean };
@@ -143,7 +143,7 @@ export async function runUiPagesBench(argv: string[], setFailed: (failed: boolea
     else rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const infra = await startInfra({ dataDir, stamp, temporalPort: opts.temporalPort });
+  const infra = await startInfra({ dataDir, stamp, temporalPort: opts.temporalPort, keepDatabase: opts.keep });
   note('starting API, driver and 2 agents of 4 cores');
   const service = await startService(infra, { executor: 'process', agents: 2, cores: 4 });
   const stopService = onCleanup('stop service', () => service.stop(), 90_000);

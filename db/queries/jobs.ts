@@ -88,6 +88,11 @@ export async function insertJobs(db: Db, batchId: number, updateId: number, spec
   });
 }
 
+/** Fresh planner statistics for the tables a large commit grew (see api/submission.ts). */
+export async function refreshJobStatistics(db: Db): Promise<void> {
+  await db.execute(sql`ANALYZE jobs, job_parents, job_group_self_and_ancestors`);
+}
+
 export type CommitResult = { startJobId: number; nJobs: number; batchComplete: boolean };
 
 /** Commits an update: checks the job count, makes parentless jobs Ready. Idempotent. */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
@@ -48,6 +49,8 @@ export const jobs = pgTable(
     index('jobs_batch_state').on(t.batchId, t.state),
     index('jobs_batch_group').on(t.batchId, t.jobGroupId, t.jobId),
     index('jobs_ready_pool').on(t.pool, t.state, t.batchId, t.jobId),
+    // A claim looks up the jobs it handed out by their token; without this it scanned the batch.
+    index('jobs_launch_token').on(t.batchId, t.launchToken).where(sql`${t.launchToken} IS NOT NULL`),
   ],
 );
 
