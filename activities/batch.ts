@@ -18,7 +18,7 @@ export function createBatchActivities(deps: ActivityDeps) {
 
     async cancelBatch(input: { batchId: number }): Promise<{ batchComplete: boolean; cancelled: boolean }> {
       const r = await cancelBatchJobs(db, input.batchId, clock(deps));
-      log.info(r.cancelled ? 'batch cancelled' : 'batch not cancelled: it is not running', { batch_id: input.batchId });
+      log.info(r.cancelled ? 'batch cancelled' : 'batch was already cancelled', { batch_id: input.batchId });
       return r;
     },
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs, UsageError, wholeNumber } from './options';
 import { Resvg } from '@resvg/resvg-js';
 import { installSignalHandlers, isStopping, note, onCleanup } from './cleanup';
 import { startInfra, startService, type Executor } from './service';
@@ -49,12 +49,10 @@ type Options = {
   keep: boolean;
 };
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       jobs: { type: 'string', default: '10000' },
       limits: { type: 'string', default: '5,10,20,40,none' },
       step: { type: 'string', default: '30' },
@@ -62,22 +60,10 @@ function parseOptions(argv: string[]): Options {
       'max-instances': { type: 'string', default: '5' },
       cores: { type: 'string', default: '4' },
       executor: { type: 'string', default: 'process' },
-      'temporal-port': { type: 'string', default: '7833' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${v}`);
-    return n;
-  };
+    USAGE,
+  );
+  const int = wholeNumber;
   const limits = values.limits.split(',').map((v) => {
     if (v.trim() === 'none') return null;
     const n = Number(v);

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs, UsageError, wholeNumber } from './options';
 import { cleanupAll, installSignalHandlers, isStopping, note, onCleanup } from './cleanup';
 import { diagnose, startInfra, startService, type Executor, type Infra } from './service';
 import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type Shape } from './submit';
@@ -61,9 +61,9 @@ type Options = {
 };
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       jobs: { type: 'string', default: '1000' },
       executor: { type: 'string', default: 'both' },
       shape: { type: 'string', default: 'both' },
@@ -73,23 +73,11 @@ function parseOptions(argv: string[]): Options {
       concurrency: { type: 'string' },
       'poll-ms': { type: 'string', default: '250' },
       'stall-timeout': { type: 'string', default: '300' },
-      'temporal-port': { type: 'string', default: '7833' },
-      keep: { type: 'boolean', default: false },
       only: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min = 1): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${v}`);
-    return n;
-  };
+    USAGE,
+  );
+  const int = wholeNumber;
   const pick = <T extends string>(name: string, v: string, allowed: readonly T[]): T[] => {
     if (v === 'both') return [...allowed];
     if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(', ')} or both, got ${v}`);
@@ -110,8 +98,6 @@ function parseOptions(argv: string[]): Options {
     only: onlyPart(values.only),
   };
 }
-
-class UsageError extends Error {}
 
 function onlyPart(v: string | undefined): Options['only'] {
   if (v === undefined) return null;

@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { installSignalHandlers, note, onCleanup } from './cleanup';
+import { parseBenchArgs, wholeNumber } from './options';
 import { startInfra, startService } from './service';
 import { ApiClient, IMAGE, JOB_CPU, submitBatch, type BatchJson, type JobGroupSpec, type JobSpec } from './submit';
 import { addToken, ensureUser } from '../db/queries/users';
@@ -34,35 +34,22 @@ const USAGE = `usage: npm run bench -- --scenario ui-pages [options]
 type Options = { jobs: number; groups: number; runMs: number; repeat: number; temporalPort: number; keep: boolean };
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseBenchArgs(
+    argv,
+    {
       jobs: { type: 'string', default: '100000' },
       groups: { type: 'string', default: '10' },
       run: { type: 'string', default: '20' },
       repeat: { type: 'string', default: '5' },
-      'temporal-port': { type: 'string', default: '7833' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
-    return n;
-  };
+    USAGE,
+  );
   return {
-    jobs: int('jobs', values.jobs, 1),
-    groups: int('groups', values.groups, 1),
-    runMs: int('run', values.run, 0) * 1000,
-    repeat: int('repeat', values.repeat, 1),
-    temporalPort: int('temporal-port', values['temporal-port'], 1024),
+    jobs: wholeNumber('jobs', values.jobs),
+    groups: wholeNumber('groups', values.groups),
+    runMs: wholeNumber('run', values.run, 0) * 1000,
+    repeat: wholeNumber('repeat', values.repeat),
+    temporalPort: wholeNumber('temporal-port', values['temporal-port'], 1024),
     keep: values.keep,
   };
 }

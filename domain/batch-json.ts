@@ -55,6 +55,5 @@ export function batchJson(b: BatchFacts, cost: CostSummary = NO_COST) {
     cost: cost.cost,
     cost_breakdown: cost.cost_breakdown,
     attributes: b.attributes,
-    cancel_after_n_failures: b.cancelAfterNFailures,
   };
 }

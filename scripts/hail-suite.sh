@@ -13,8 +13,9 @@
 #   HB_SUITE_CALLBACK_PORT  the port test_dag.py's callback server listens on (Hail's tests fix 5000)
 #
 # It makes, when missing: the images the tests name (`ubuntu:24.04` and `alpine:3.8`, both a
-# debootstrap Debian root with curl, python3 and netcat; `hail-suite-workdir:latest`, the same
-# with WORKDIR /work), the billing project `test` with the dev user in it, a tokens file and an
+# debootstrap Debian root with curl, python3 and netcat; `python:3.6-slim-stretch`, the same
+# with `python`; `hail-suite-workdir:latest`, the same with WORKDIR /work; `hail-suite-volume`,
+# Hail's volume test image), the user `test` in the billing project `test`, a tokens file and an
 # empty client configuration (so no ~/.config/hail identity is used), and a venv with pytest
 # in .tmp/hail-suite/venv on top of .tools/hail-venv. The JUnit report lands in
 # .tmp/hail-suite/junit.xml.
@@ -51,6 +52,19 @@ if ! docker image inspect ubuntu:24.04 >/dev/null 2>&1; then
   rm -rf "$WORK/rootfs"
 fi
 docker image inspect alpine:3.8 >/dev/null 2>&1 || docker tag ubuntu:24.04 alpine:3.8
+# Hail's own test images, from the same root: python:3.6-slim-stretch (test_out_of_memory runs
+# `python`) and its volume image (VOLUME /data, WORKDIR /tmp, VOLUME relative_volume).
+if ! docker image inspect python:3.6-slim-stretch >/dev/null 2>&1; then
+  cid=$(docker create ubuntu:24.04 ln -s /usr/bin/python3 /usr/local/bin/python)
+  docker start -a "$cid" >/dev/null
+  docker commit "$cid" python:3.6-slim-stretch >/dev/null
+  docker rm "$cid" >/dev/null
+fi
+if ! docker image inspect hail-suite-volume:latest >/dev/null 2>&1; then
+  cid=$(docker create ubuntu:24.04 true)
+  docker commit --change 'VOLUME ["/data"]' --change 'WORKDIR /tmp' --change 'VOLUME ["relative_volume"]' "$cid" hail-suite-volume:latest >/dev/null
+  docker rm "$cid" >/dev/null
+fi
 if ! docker image inspect hail-suite-workdir:latest >/dev/null 2>&1; then
   cid=$(docker create ubuntu:24.04 true)
   docker commit --change 'WORKDIR /work' "$cid" hail-suite-workdir:latest >/dev/null
@@ -68,7 +82,15 @@ api billing_projects/test/reopen >/dev/null || true
 code=$(api "billing_projects/test/users/$USER_NAME/add")
 case "$code" in 200|201|400|403|409) ;; *) echo "adding $USER_NAME to billing project test: HTTP $code" >&2; exit 1 ;; esac
 
-python3 -c 'import json,sys; print(json.dumps({"default": sys.argv[1]}))' "$TOKEN" >"$WORK/tokens.json"
+# The suite runs as Hail's CI does, as a user named `test` (test_dag.py's callback test checks
+# the name), with a token of its own issued by the dev user, an admin.
+curl -sS -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -X POST "$URL/api/v1alpha/users" -d '{"username":"test"}'
+code=$(api "billing_projects/test/users/test/add")
+case "$code" in 200|201|400|403|409) ;; *) echo "adding test to billing project test: HTTP $code" >&2; exit 1 ;; esac
+TEST_TOKEN=$(curl -sS -H "Authorization: Bearer $TOKEN" -X POST "$URL/api/v1alpha/users/test/tokens" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+python3 -c 'import json,sys; print(json.dumps({"default": sys.argv[1]}))' "$TEST_TOKEN" >"$WORK/tokens.json"
 mkdir -p "$WORK/config"
 
 # --- pytest venv ------------------------------------------------------------------------
@@ -96,7 +118,7 @@ export HAIL_TERRA=1 HAIL_LOCATION=gce HAIL_DOMAIN="$host_port" HAIL_CLOUD=gcp \
   HAIL_TOKENS_FILE="$WORK/tokens.json" XDG_CONFIG_HOME="$WORK/config" \
   HAIL_BATCH_BILLING_PROJECT=test HAIL_BILLING_PROJECT=test \
   DOCKER_ROOT_IMAGE=ubuntu:24.04 HAIL_CURL_IMAGE=ubuntu:24.04 HAIL_NETCAT_UBUNTU_IMAGE=ubuntu:24.04 \
-  HAIL_WORKDIR_IMAGE=hail-suite-workdir:latest \
+  HAIL_WORKDIR_IMAGE=hail-suite-workdir:latest HAIL_VOLUME_IMAGE=hail-suite-volume:latest \
   HAIL_BATCH_WORKER_IP=127.0.0.1 HAIL_BATCH_WORKER_PORT="${HB_SUITE_CALLBACK_PORT:-5000}" \
   HAIL_BATCH_ID="${HAIL_BATCH_ID:-0}" HAIL_JOB_ID="${HAIL_JOB_ID:-0}"
 # The suite is written to run inside a Hail job (its create_batch adds a `client_job`

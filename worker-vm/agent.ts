@@ -50,7 +50,7 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
   // Root hands copied files to the storage owner; any other user is unprivileged already.
   const owner = process.getuid?.() === 0 ? config.storage.owner : null;
   const executor = overrides.executor ?? createExecutor(config, owner);
-  await executor.prepare();
+  for (const warning of await executor.prepare()) log.warn(warning);
   // Before the orphans go: Docker cannot delete a layer directory that a volume is bound over.
   const leftovers = await removeLeftoverMounts(settings.scratchDir);
   if (leftovers > 0) log.warn('unmounted scratch volumes left by an earlier run', { count: leftovers });

@@ -118,7 +118,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     dirty = false;
 
     if (cancelRequested) {
-      // Cancels only a running batch (a complete one is left as it is); the claim says which.
+      // A running batch's jobs stop; a complete one is only marked (the claim says which).
       cancelRequested = false;
       await acts.cancelBatch({ batchId: input.batchId });
     }
@@ -177,6 +177,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     // The phase this run walked is over: its final state is the batch's, even while the run
     // stays for a commit that may start the next phase.
     if (idle && shown !== null && (FINAL_STATES as readonly string[]).includes(claim.state)) await show(claim.state);
+    // A batch cancelled after it completed (the API starts this run to say so): the final state
+    // an earlier run shows is no longer true, and this run shows the new one.
+    if (idle && shown === null && claim.cancelled && (FINAL_STATES as readonly string[]).includes(claim.state)) {
+      await acts.forgetFinishedRuns({ workflowId: info.workflowId, runId: info.runId });
+      await show(claim.state);
+    }
     const awaitingCommit = claim.commitPending && Date.now() - wokenAt < COMMIT_GRACE_MS;
     // `dirty` again: a wake-up handled while we looked means there may be new work.
     if (idle && !dirty && !awaitingCommit) {

@@ -30,7 +30,6 @@ export const Batch = z
     cost: z.number(),
     cost_breakdown: CostBreakdown,
     attributes: z.record(z.string(), z.string()),
-    cancel_after_n_failures: z.int().nullable(),
   })
   .openapi('Batch');
 

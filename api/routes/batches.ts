@@ -13,7 +13,7 @@ import { submitBunch, validateBunch, validateJobGroups } from '../submission';
 import { parseBatchSpec } from '../../domain/spec';
 import { parseBatchQuery } from '../../domain/query';
 import { createBatch, createUpdate, findBatchByToken, getBatch, listBatchPage, setBatchDeleted } from '../../db/queries/batches';
-import { cancelBatchJobs } from '../../db/queries/jobs';
+import { cancelWholeBatch } from '../cancel';
 import { batchFilter } from '../../db/queries/filters';
 import { and } from 'drizzle-orm';
 
@@ -163,8 +163,7 @@ export function batchRoutes(version: 1 | 2) {
   const cancel = async (c: Context<AppEnv>) => {
     const s = c.var.services;
     const b = await visibleBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
-    await cancelBatchJobs(s.db, b.id, Date.now());
-    await s.workflows.cancelBatch(b.id);
+    await cancelWholeBatch(s, b);
     return c.body(null, 200);
   };
   defineRoute(
@@ -195,8 +194,7 @@ export function batchRoutes(version: 1 | 2) {
     async (c) => {
       const s = c.var.services;
       const b = await visibleBatch(s, c.var.caller, params(c, BatchIdParam).batch_id);
-      await cancelBatchJobs(s.db, b.id, Date.now());
-      await s.workflows.cancelBatch(b.id);
+      await cancelWholeBatch(s, b);
       await setBatchDeleted(s.db, b.id);
       return c.body(null, 200);
     },

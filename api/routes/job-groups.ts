@@ -12,7 +12,7 @@ import { CostBreakdown } from '../contracts/responses';
 import { getUpdate, validateJobGroups } from '../submission';
 import { jobGroupJson, rootJobGroupJson } from '../serialize';
 import { batchCosts, costOf, jobGroupCost, jobGroupCosts } from '../costs';
-import { cancelBatchJobs } from '../../db/queries/jobs';
+import { cancelWholeBatch } from '../cancel';
 import { cancelJobGroup, getJobGroup, insertJobGroups, listChildJobGroups, type JobGroupRow } from '../../db/queries/job-groups';
 import { ROOT_JOB_GROUP_ID } from '../../domain/job-group-tree';
 import type { BatchRow } from '../../db/queries/batches';
@@ -158,8 +158,7 @@ export function jobGroupRoutes(version: 1 | 2) {
       const s = c.var.services;
       const { batch, id } = await groupOf(c);
       if (id === ROOT_JOB_GROUP_ID) {
-        await cancelBatchJobs(s.db, batch.id, Date.now());
-        await s.workflows.cancelBatch(batch.id);
+        await cancelWholeBatch(s, batch);
       } else {
         // Done here and again by the workflow, which also stops the group's running jobs.
         await cancelJobGroup(s.db, batch.id, id, Date.now());

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
-import { batches, batchUpdates, jobParents, jobs } from '../schema';
+import { batches, batchUpdates, jobGroups, jobParents, jobs } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
-import { lockBatch, lockBatchUpdate } from './batches';
+import { lockBatch, lockBatchUpdate, setBatchCancelled } from './batches';
 import { applyCounts, cancelBatchRows, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
 import { chunk } from './sql-util';
 import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
@@ -253,9 +253,14 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
 export async function cancelBatchJobs(db: Db, batchId: number, now: number): Promise<{ batchComplete: boolean; cancelled: boolean }> {
   return db.transaction(async (tx) => {
     const batch = await lockBatch(tx, batchId);
-    // A batch with no work left (none yet, or all done) is left as it is: cancelling a batch
-    // that succeeded changes nothing, and it takes later updates.
-    if (batch.storedState !== 'running') return { batchComplete: batch.storedState === 'complete', cancelled: false };
+    // A batch with no work left (none yet, or all done) has no job to stop, but is cancelled all
+    // the same, as Hail's cancel_job_group of the root: it shows cancelled and takes no more updates.
+    if (batch.storedState !== 'running') {
+      const cancelled = await setBatchCancelled(tx, batchId);
+      // Every group is below the root, so it is cancelled with it.
+      if (cancelled) await tx.update(jobGroups).set({ cancelled: true }).where(eq(jobGroups.batchId, batchId));
+      return { batchComplete: batch.storedState === 'complete', cancelled };
+    }
     const delta = emptyDelta();
     await cancelBatchRows(tx, batchId, now, delta);
     return { batchComplete: await applyCounts(tx, batchId, delta, now), cancelled: !batch.cancelled };

@@ -1,6 +1,7 @@
 /**
  * A batch's state tells the truth, in the API and in Temporal. Cancelling a batch that is
- * already complete leaves it as it is (Hail's `cancel_batch` only cancels a running batch);
+ * already complete stops nothing but cancels it all the same (Hail's `cancel_job_group` of the
+ * root): it shows cancelled, in Temporal too, and takes no more updates;
  * a batch has one workflow run per phase of work, none that ends "success" before its jobs
  * are committed; and one `BatchState` query per state lists exactly the batches in that state.
  */
@@ -60,18 +61,23 @@ async function listedIn(state: string, ours: ReadonlySet<number>): Promise<numbe
 const running = (id: number) => async () => (await getBatch(id)).state === 'running' && (await getBatch(id)).n_jobs > 0;
 
 describe('cancelling a complete batch', () => {
-  it('leaves a batch that succeeded as it is, in the API and in Temporal, and takes later updates', async () => {
+  it('marks a batch that succeeded cancelled, in the API and in Temporal, and refuses later updates', async () => {
     const id = await createFast([job(1, ['true'])]);
     expect(await waitForBatch(s, id)).toMatchObject({ state: 'success', n_succeeded: 1 });
     for (const path of [`/api/v1alpha/batches/${id}/cancel`, `/api/v1alpha/batches/${id}/job-groups/0/cancel`]) {
       const res = await s.api(path, { method: 'PATCH' });
       expect(res.status, await res.clone().text()).toBe(200);
     }
-    expect(await getBatch(id)).toMatchObject({ state: 'success', complete: true, n_succeeded: 1, n_cancelled: 0 });
-    expect(await s.client.workflow.getHandle(batchWorkflowId(id)).result()).toBe('success');
-    // Not cancelled, so a later update is accepted and runs.
-    await updateFast(id, [job(1, ['true'])]);
-    expect(await waitForBatch(s, id)).toMatchObject({ state: 'success', n_jobs: 2, n_succeeded: 2 });
+    // Its job is not touched: it succeeded.
+    expect(await getBatch(id)).toMatchObject({ state: 'cancelled', complete: true, n_succeeded: 1, n_cancelled: 0 });
+    await waitFor('Temporal to list it cancelled', async () => (await listedIn('cancelled', new Set([id]))).length === 1, 20_000, 200);
+    expect(await listedIn('success', new Set([id]))).toEqual([]);
+    const res = await s.api(`/api/v1alpha/batches/${id}/update-fast`, {
+      method: 'POST',
+      json: { update: { n_jobs: 1, token: `state-up-${++seq}-${Date.now()}` }, bunch: [job(1, ['true'])] },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Cannot submit new jobs or job groups to a cancelled batch');
   });
 
   it('still cancels a running batch', async () => {

@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import http from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { expect, it } from 'vitest';
 import { LABEL_INSTANCE } from '../../worker-vm/executors/docker';
 import { executorConformance } from './conformance';
 import { FakeApi } from './fake-api';
-import { createJob, createRequest, ensureDocker, jobSpec, pollUntil, type TestAgent } from './helpers';
+import { createJob, createRequest, ensureDocker, getLog, jobSpec, pollUntil, type TestAgent } from './helpers';
 
 const docker = new Docker();
 const containersOf = (instance: string) => docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
@@ -58,6 +61,35 @@ executorConformance('docker', {
         short_error: 'out of memory',
         container_status: { exit_code: 137, out_of_memory: true },
       });
+    });
+
+    it("keeps a job off this machine and private addresses, which Docker's default bridge reaches", async () => {
+      // A server on every address of this machine, as the agent's own API and a database are.
+      const server = http.createServer((_req, res) => res.end('reached'));
+      await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+      const port = (server.address() as AddressInfo).port;
+      // This machine's own non-loopback address: private here (10.x, 172.x, 192.168.x).
+      const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith('172.17.'))!.address;
+      const get = (host: string, p: number) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${p}`;
+      const probe = `${get(lan, port)}; echo; ${get('169.254.169.254', 80)} | grep -q . || echo metadata-unreachable`;
+      try {
+        // The control: a container on the default bridge gets through.
+        const seen = new PassThrough();
+        let controlOut = '';
+        seen.on('data', (d: Buffer) => (controlOut += d.toString()));
+        await docker.run('hail-batch-busybox:latest', ['/bin/sh', '-c', get(lan, port)], seen, { HostConfig: { AutoRemove: true } });
+        expect(controlOut).toContain('reached');
+        const t = agent();
+        const body = createRequest(jobSpec({ command: sh(probe) }));
+        expect(await createJob(t, body)).toBe(200);
+        const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1), 60_000);
+        expect(done.status.state).toBe('succeeded');
+        const log = (await getLog(t, body.batch_id, 1, 'main')).text;
+        expect(log).not.toContain('reached');
+        expect(log).toContain('metadata-unreachable');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
 
     it('labels its containers and leaves none behind', async () => {

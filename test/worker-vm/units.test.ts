@@ -14,6 +14,7 @@ import { setLongTimeout } from '../../worker-vm/long-timer';
 import { loadConfig, rootsFor } from '../../config/index';
 import { confineLocation, firstStorageViolation, hostPathOf, isWithin, resolveRoots } from '../../storage/confine';
 import { createRequest, jobSpec } from './helpers';
+import { BLOCKED_RANGES, FORWARD_CHAIN, jobNetworkCommands, networkOf } from '../../worker-vm/job-network';
 
 describe('LocalDirObjectStore', () => {
   const dirs: string[] = [];
@@ -237,5 +238,20 @@ describe('copier script', () => {
     ]);
     expect(out.mounts.map((m) => m.Source)).not.toContain('/');
     expect(out.script).toContain(`cp -R '/io/three' '/hail-out/1/it'\\''s.txt'`);
+  });
+});
+
+describe('the jobs network rules', () => {
+  it('rebuilds its chains in order: replies first, then every blocked range, this LAN included', () => {
+    const cmds = jobNetworkCommands('hb-jobs0', [networkOf('192.0.2.2/24'), networkOf('10.1.2.3/8')]);
+    const out = cmds.filter((c) => c[0] === '-A' && c[1] === FORWARD_CHAIN).map((c) => c.slice(2).join(' '));
+    expect(out[0]).toBe('-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN');
+    expect(out.slice(1)).toEqual([...BLOCKED_RANGES, '192.0.2.0/24'].map((r) => `-d ${r} -j DROP`));
+    // The chains are emptied before they are filled, so a restart never leaves a stale order.
+    expect(cmds.findIndex((c) => c[0] === '-F' && c[1] === FORWARD_CHAIN)).toBeLessThan(cmds.findIndex((c) => c[0] === '-A' && c[1] === FORWARD_CHAIN));
+    // Every jump is checked before it is inserted: never twice.
+    for (const [i, c] of cmds.entries()) if (c[0] === '-I') expect(cmds[i - 1]![0]).toBe('-C');
+    expect(networkOf('172.31.255.7/20')).toBe('172.31.240.0/20');
+    expect(networkOf('8.8.8.8/32')).toBe('8.8.8.8/32');
   });
 });

@@ -14,6 +14,7 @@ import { bindWritableLayer } from '../scratch-volume';
 import { cgroupFilesOf, cgroupProbe, treeBytes } from '../usage-probes';
 import { startUsageMonitor, type UsageMonitor } from '../usage-monitor';
 import { copierScript } from './copier-script';
+import { ensureJobNetwork } from '../job-network';
 import { commandNotExecutable, pullFailure, timeoutError } from './errors';
 import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
 
@@ -41,13 +42,19 @@ export class DockerExecutor implements Executor {
     private readonly options: DockerExecutorOptions,
   ) {}
 
-  async prepare(): Promise<void> {
+  /** The network main containers join; null: Docker's default bridge (isolation could not be set up). */
+  private jobNetwork: string | null = null;
+
+  async prepare(): Promise<string[]> {
     await this.docker.ping().catch((err: unknown) => {
       throw new Error(`no Docker engine reachable (${message(err)}); scripts/docker-engine.sh starts one`);
     });
     await this.docker.getImage(this.options.copierImage).inspect().catch(() => {
       throw new Error(`copier image ${this.options.copierImage} is missing; scripts/build-test-image.sh builds it`);
     });
+    const network = await ensureJobNetwork(this.docker);
+    this.jobNetwork = network.name;
+    return network.isolated ? [] : [`jobs run on Docker's default bridge and can reach this machine and private addresses (${network.why})`];
   }
 
   async removeOrphans(instance: string): Promise<number> {
@@ -216,6 +223,7 @@ export class DockerExecutor implements Executor {
       Labels: labels,
       HostConfig: {
         Mounts: [ioMount],
+        ...(this.jobNetwork ? { NetworkMode: this.jobNetwork } : {}),
         NanoCpus: task.coresMcpu > 0 ? task.coresMcpu * 1_000_000 : undefined,
         Memory: memory || undefined,
         MemorySwap: memory || undefined,

@@ -64,7 +64,8 @@ export type ContainerResult = {
 export interface Executor {
   readonly kind: 'docker' | 'process';
   /** Checks the executor can run anything at all (engine reachable, copier image present). */
-  prepare(): Promise<void>;
+  /** Checks and sets up what it runs on; returns what the agent should warn about. */
+  prepare(): Promise<string[]>;
   run(task: ContainerTask): Promise<ContainerResult>;
   /** Removes leftovers of an earlier run of this instance (containers from a crashed agent). */
   removeOrphans(instance: string): Promise<number>;

@@ -26,7 +26,9 @@ export class ProcessExecutor implements Executor {
   /** `owner`: who copied-out files are handed to, as the Docker copier leaves them. */
   constructor(private readonly owner: Owner = null) {}
 
-  async prepare(): Promise<void> {}
+  async prepare(): Promise<string[]> {
+    return [];
+  }
 
   async removeOrphans(): Promise<number> {
     // Process groups die with the agent's kill; there is nothing durable to find.

@@ -107,7 +107,7 @@ export function batchPages(r: Hono<UiEnv>): void {
                 ['Completed', b.time_completed ?? ''],
                 ['Duration', formatDuration(b.duration_ms)],
                 ['Cost', <span id="batch-cost">{formatCost(b.cost)}</span>],
-                ['Cancel after failures', b.cancel_after_n_failures === null ? '' : String(b.cancel_after_n_failures)],
+                ['Cancel after failures', batch.cancelAfterNFailures === null ? '' : String(batch.cancelAfterNFailures)],
               ]}
             />
           </div>
