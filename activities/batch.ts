@@ -6,8 +6,12 @@ import { cancelJobGroup, flaggedOpenJobs } from '../db/queries/job-groups';
 import { DbError } from '../db/queries/errors';
 
 /** Runs of a batch workflow whose BatchState says the batch is done. */
-const finishedRunsQuery = (workflowId: string): string =>
-  `WorkflowId = '${workflowId}' AND ExecutionStatus != 'Running' AND BatchState IN ('success', 'failure', 'cancelled')`;
+/**
+ * Runs of the batch's workflow that showed a final state. Not filtered on ExecutionStatus:
+ * only one run of a workflow id is ever open, the caller's own (skipped), and a run that has
+ * just closed may still be listed as running for a moment.
+ */
+const finishedRunsQuery = (workflowId: string): string => `WorkflowId = '${workflowId}' AND BatchState IN ('success', 'failure', 'cancelled')`;
 
 export function createBatchActivities(deps: ActivityDeps) {
   const { db, log } = deps;

@@ -11,11 +11,12 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseBenchArgs, UsageError, wholeNumber } from './options';
 import { Resvg } from '@resvg/resvg-js';
-import { installSignalHandlers, isStopping, note, onCleanup } from './cleanup';
+import { isStopping, note, onCleanup } from './cleanup';
+import { beginScenario } from './scenario';
 import { startInfra, startService, type Executor } from './service';
 import { ApiClient, JOB_CPU, jobSpecs, submitBatch, type BatchJson } from './submit';
 import { parseExposition, total, type Sample } from './prom-text';
@@ -160,29 +161,9 @@ export function loadTestChart(rows: StepResult[], jobs: number) {
 }
 
 export async function runLoadTest(argv: string[], setFailed: (failed: boolean) => void): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseOptions(argv);
-  } catch (e) {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  installSignalHandlers();
-  const stamp = `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
-  const dataDir = path.resolve('.tmp', `bench-${stamp}`);
-  let failed = false;
-  onCleanup('remove bench data directory', () => {
-    if (failed || opts.keep) note(`kept ${dataDir}`);
-    else rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  try {
-    return await sweep(opts, dataDir, stamp, setFailed);
-  } catch (e) {
-    // Its logs (temporal.log, agents/*.log) explain what went wrong.
-    failed = true;
-    throw e;
-  }
+  const scenario = beginScenario(argv, parseOptions, USAGE);
+  if (!scenario) return 2;
+  return scenario.run(() => sweep(scenario.opts, scenario.dataDir, scenario.stamp, setFailed));
 }
 
 async function sweep(opts: Options, dataDir: string, stamp: string, setFailed: (failed: boolean) => void): Promise<number> {

@@ -12,10 +12,9 @@
  *   npm run bench -- --scenario ui-pages --jobs 100000 --run 20 --repeat 5
  */
 import os from 'node:os';
-import path from 'node:path';
-import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { installSignalHandlers, note, onCleanup } from './cleanup';
+import { note, onCleanup } from './cleanup';
+import { beginScenario } from './scenario';
 import { parseBenchArgs, wholeNumber } from './options';
 import { startInfra, startService } from './service';
 import { ApiClient, IMAGE, JOB_CPU, submitBatch, type BatchJson, type JobGroupSpec, type JobSpec } from './submit';
@@ -114,22 +113,12 @@ async function signIn(base: string, token: string): Promise<string> {
 }
 
 export async function runUiPagesBench(argv: string[], setFailed: (failed: boolean) => void): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseOptions(argv);
-  } catch (e) {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-    return 2;
-  }
-  installSignalHandlers();
-  const stamp = `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
-  const dataDir = path.resolve('.tmp', `bench-${stamp}`);
-  let failed = true;
-  onCleanup('remove bench data directory', () => {
-    if (failed || opts.keep) note(`kept ${dataDir}`);
-    else rmSync(dataDir, { recursive: true, force: true });
-  });
+  const scenario = beginScenario(argv, parseOptions, USAGE);
+  if (!scenario) return 2;
+  return scenario.run(() => readPages(scenario.opts, scenario.dataDir, scenario.stamp, setFailed));
+}
 
+async function readPages(opts: Options, dataDir: string, stamp: string, setFailed: (failed: boolean) => void): Promise<number> {
   const infra = await startInfra({ dataDir, stamp, temporalPort: opts.temporalPort, keepDatabase: opts.keep });
   note('starting API, driver and 2 agents of 4 cores');
   const service = await startService(infra, { executor: 'process', agents: 2, cores: 4 });
@@ -211,7 +200,6 @@ export async function runUiPagesBench(argv: string[], setFailed: (failed: boolea
     ].join('\n'),
   );
   process.stdout.write(`BENCH_JSON ${JSON.stringify({ scenario: 'ui-pages', options: opts, batchId: id, submitSeconds: submitS, rows })}\n`);
-  failed = false;
   setFailed(false);
   return 0;
 }

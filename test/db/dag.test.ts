@@ -221,12 +221,15 @@ describe('cancellation', () => {
     expect((await getBatch(db, b))?.cancelled).toBe(true);
   });
 
-  it('leaves a complete batch as it is, as Hail cancels only a running batch', async () => {
+  it("marks a complete batch cancelled without touching its jobs, as Hail's cancel_job_group of the root", async () => {
     const db = database.db;
     const b = await batchWith([[]]);
     await finishJob(db, b, 1, 'Success', { now: 3 });
-    expect(await cancelBatchJobs(db, b, 4)).toEqual({ batchComplete: true, cancelled: false });
-    expect(await getBatch(db, b)).toMatchObject({ cancelled: false, storedState: 'complete', nSucceeded: 1, nCancelled: 0 });
+    expect(await cancelBatchJobs(db, b, 4)).toEqual({ batchComplete: true, cancelled: true });
+    expect(await getBatch(db, b)).toMatchObject({ cancelled: true, storedState: 'complete', nSucceeded: 1, nCancelled: 0 });
+    expect(await states(b)).toEqual(['Success']);
+    // Again: nothing more to do, and it says so.
+    expect(await cancelBatchJobs(db, b, 5)).toEqual({ batchComplete: true, cancelled: false });
     const running = await batchWith([[]]);
     expect(await cancelBatchJobs(db, running, 5)).toEqual({ batchComplete: true, cancelled: true });
   });
