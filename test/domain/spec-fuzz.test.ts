@@ -62,7 +62,7 @@ function paths(value: unknown, prefix: Path = []): Path[] {
   return [prefix, ...keys.flatMap((k) => paths((value as Record<string | number, unknown>)[k], [...prefix, k]))];
 }
 
-/** A copy of `value` with the node at `path` replaced (or removed, or given an extra key). */
+/** A copy of `value` with the node at `path` replaced (or removed, or, an object, given an extra key). */
 function mutate(value: unknown, path: Path, how: 'replace' | 'remove' | 'add', replacement: unknown, key: string): unknown {
   const copy = structuredClone(value);
   if (path.length === 0) return how === 'replace' ? replacement : copy;
@@ -71,7 +71,9 @@ function mutate(value: unknown, path: Path, how: 'replace' | 'remove' | 'add', r
   const last = path[path.length - 1]!;
   if (how === 'replace') node[last] = replacement;
   else if (how === 'remove') delete node[last];
-  else if (typeof node[last] === 'object' && node[last] !== null) (node[last] as Record<string, unknown>)[key] = replacement;
+  // An extra key on an array is something no JSON body can carry (it could shadow `map` or
+  // `length`), so only objects are given one.
+  else if (typeof node[last] === 'object' && node[last] !== null && !Array.isArray(node[last])) (node[last] as Record<string, unknown>)[key] = replacement;
   return copy;
 }
 
