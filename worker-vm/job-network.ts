@@ -73,31 +73,24 @@ export function jobNetworkCommands(bridge = JOB_BRIDGE, lan: readonly string[] =
   ];
 }
 
-async function iptables(args: string[]): Promise<boolean> {
-  return run('iptables', ['-w', '5', ...args]).then(
-    () => true,
-    () => false,
-  );
-}
+const iptables = (args: string[]) => run('iptables', ['-w', '5', ...args]);
+const succeeds = (args: string[]) => iptables(args).then(() => true, () => false);
 
 async function applyRules(commands: string[][]): Promise<void> {
   for (let i = 0; i < commands.length; i++) {
     const c = commands[i]!;
-    if (c[0] === '-N') {
-      await iptables(c); // exists already: fine
-    } else if (c[0] === '-C') {
-      if (await iptables(c)) i++; // present: skip its insert
-    } else {
-      await run('iptables', ['-w', '5', ...c]);
-    }
+    if (c[0] === '-N') await succeeds(c); // exists already: fine
+    else if (c[0] === '-C') i += (await succeeds(c)) ? 1 : 0; // present: skip its insert
+    else await iptables(c);
   }
 }
 
 export type JobNetwork = { name: string; isolated: true } | { name: null; isolated: false; why: string };
 
 /**
- * Creates the network if it is missing and makes sure every rule is in place (idempotent: a
- * restarted agent, or another agent on the same machine, finds them and adds nothing). When
+ * Creates the network if it is missing and rebuilds the two chains (idempotent: a restarted
+ * agent, or another agent on the same machine, refills them in the same order and finds both
+ * jumps in place). When
  * the rules cannot be set (no iptables, not root), jobs get no network of their own and the
  * caller is told why: they then run on Docker's default bridge.
  */

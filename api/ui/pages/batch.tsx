@@ -122,7 +122,7 @@ export function batchPages(r: Hono<UiEnv>): void {
         <h2>Job groups</h2>
         <GroupTree
           batchId={b.id}
-          root={{ job_group_id: ROOT_JOB_GROUP_ID, attributes: { name: 'batch' }, state: b.state, n_jobs: b.n_jobs, n_succeeded: b.n_succeeded, n_failed: b.n_failed, n_cancelled: b.n_cancelled, cost: b.cost }}
+          root={{ job_group_id: ROOT_JOB_GROUP_ID, state: b.state, n_jobs: b.n_jobs, n_succeeded: b.n_succeeded, n_failed: b.n_failed, n_cancelled: b.n_cancelled, cost: b.cost }}
           path={path}
           groups={childViews}
           grandchildren={grandchildren}
