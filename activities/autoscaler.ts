@@ -12,7 +12,7 @@ import { CapacityError } from './cloud/retry';
 import { countFailedRequest, deactivateIfIdle, idleSince, liveInstances, recordHeartbeat, type InstanceRow } from '../db/queries/instances';
 import { listPools, getPool } from '../db/queries/pools';
 import { readyCoresByPool, waitingJobPrivateJobs, moveJobPrivate, boundJobStates } from '../db/queries/autoscaler';
-import { newAttemptId, reserveAttempt } from '../db/queries/attempts';
+import { newAttemptId, reserveAttempt, unappliedAttemptEnds } from '../db/queries/attempts';
 import { jobPrivateVmLost } from '../db/queries/jobs';
 import {
   DEFAULT_POOL_CONFIG,
@@ -306,10 +306,12 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
       const health = await steps.checkInstances();
       const scale = await steps.scalePools();
       const priv = await steps.scaleJobPrivate();
+      // Job workflows keep no timer: a stored report whose poke was lost is found here.
+      const unapplied = await unappliedAttemptEnds(db, clock(deps) - deps.config.driver.reportRepokeMs, 1000);
       return {
         decisions: [...health.decisions, ...scale.decisions, ...priv.decisions],
         orphansDeleted: health.orphansDeleted,
-        jobsToPoke: [...health.jobsToPoke, ...priv.ended],
+        jobsToPoke: [...health.jobsToPoke, ...priv.ended, ...unapplied],
         placed: priv.placed,
         nextLoopMs: scale.nextLoopMs,
       };

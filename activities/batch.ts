@@ -1,7 +1,8 @@
-import { getClient } from '@temporalio/activity';
+import { Context, getClient } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
-import { cancelBatchJobs, claimReadyJobs, type ClaimResult } from '../db/queries/jobs';
+import { batchProgress, cancelBatchJobs, claimReadyJobs, type BatchProgress, type ClaimResult } from '../db/queries/jobs';
+import { schedulerPokeSignal, schedulerWorkflowId } from '../workflows/definitions';
 import { cancelJobGroup, flaggedOpenJobs } from '../db/queries/job-groups';
 import { DbError } from '../db/queries/errors';
 
@@ -15,9 +16,33 @@ const finishedRunsQuery = (workflowId: string): string => `WorkflowId = '${workf
 
 export function createBatchActivities(deps: ActivityDeps) {
   const { db, log } = deps;
+  /** Per task queue, the scheduler poke in flight: a burst of claims becomes one signal. */
+  const pokes = new Map<string, Promise<void>>();
+  const pokeScheduler = (taskQueue: string): void => {
+    if (pokes.has(taskQueue)) return;
+    const sent = getClient()
+      .workflow.getHandle(schedulerWorkflowId(taskQueue))
+      .signal(schedulerPokeSignal)
+      // The scheduler runs a round every interval anyway: a lost poke only delays placement.
+      .catch(() => undefined)
+      .finally(() => pokes.delete(taskQueue));
+    pokes.set(taskQueue, sent);
+  };
+
   return {
+    /**
+     * A partition's claim. It pokes the scheduler itself when it handed out jobs: sent from
+     * the activity, the poke costs the partition's history nothing.
+     */
     async claimReadyJobs(input: { batchId: number; token: string; limit: number }): Promise<ClaimResult> {
-      return claimReadyJobs(db, input.batchId, input.token, input.limit);
+      const claim = await claimReadyJobs(db, input.batchId, input.token, input.limit);
+      if (claim.jobIds.length > 0) pokeScheduler(Context.current().info.taskQueue);
+      return claim;
+    },
+
+    /** Where the batch stands, for its workflow: `readyUnclaimed` counted up to `readyCap`. */
+    async batchProgress(input: { batchId: number; readyCap: number }): Promise<BatchProgress> {
+      return batchProgress(db, input.batchId, input.readyCap);
     },
 
     async cancelBatch(input: { batchId: number }): Promise<{ batchComplete: boolean; cancelled: boolean }> {

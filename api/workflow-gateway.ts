@@ -38,7 +38,7 @@ const SIGNAL_DEADLINE_MS = 10_000;
 
 export const TEMPORAL_UNAVAILABLE = 'Temporal is not reachable; nothing was changed, try again shortly';
 
-export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number }) {
+export function createWorkflowGateway(client: Client, opts: { taskQueue: string; batchWindow: number; batchPartitions: number }) {
   let schedulerPokePending: Promise<void> | null = null;
   let healthyUntil = 0;
 
@@ -60,8 +60,9 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
 
   /**
    * One signal within a deadline; a failure while Temporal is down is `unavailable`. What a
-   * signal asks for is in the database already, and the receiving workflow's periodic look
-   * finds it, so a signal lost this way is late, never lost for good.
+   * signal asks for is in the database already, and is found again without it (a batch
+   * workflow's periodic look; for a job's poke, the autoscaler's loop, which pokes jobs whose
+   * stored attempt end was not applied), so a signal lost this way is late, never lost for good.
    */
   async function signalBounded(send: () => Promise<void>): Promise<void> {
     try {
@@ -102,7 +103,7 @@ export function createWorkflowGateway(client: Client, opts: { taskQueue: string;
           workflowId: batchWorkflowId(b.id),
           taskQueue: opts.taskQueue,
           workflowIdConflictPolicy: 'USE_EXISTING',
-          args: [{ batchId: b.id, user: b.user, billingProject: b.billingProject, window: opts.batchWindow }],
+          args: [{ batchId: b.id, user: b.user, billingProject: b.billingProject, window: opts.batchWindow, partitions: opts.batchPartitions }],
           typedSearchAttributes: [
             { key: BatchIdAttr, value: String(b.id) },
             { key: BatchUserAttr, value: b.user },

@@ -1,12 +1,13 @@
 /**
  * Temporal's cost of a batch, read from the real histories after it completed: events and
  * workflow tasks per job, for the batch workflow's history chain (every run of `batch-<id>`,
- * continue-as-new included) and for the job workflows separately. Job workflows are sampled
+ * continue-as-new included), for its partitions (every run of every slot) and for the job
+ * workflows separately. Job workflows are sampled
  * evenly (their histories all have the same shape, and fetching 100,000 of them would take
  * longer than the batch), the batch chain is read whole.
  */
 import type { Client } from '@temporalio/client';
-import { batchWorkflowId, jobWorkflowId } from '../workflows/definitions';
+import { batchPartitionWorkflowId, batchWorkflowId, jobWorkflowId } from '../workflows/definitions';
 
 /** An event's type, by the one `…EventAttributes` field it carries (e.g. `timerStarted`). */
 function eventTypeName(e: object): string {
@@ -21,6 +22,10 @@ export type HistoryCost = {
   batchWorkflowTasks: number;
   batchEventsPerJob: number;
   batchTasksPerJob: number;
+  /** Runs of the batch's partitions, all slots, and their events and tasks per job. */
+  partitionRuns: number;
+  partitionEventsPerJob: number;
+  partitionTasksPerJob: number;
   /** Job workflows read, and their mean events and workflow tasks. */
   jobSample: number;
   jobEventsPerJob: number;
@@ -49,19 +54,43 @@ async function countHistory(client: Client, workflowId: string, runId?: string):
   }
 }
 
-export async function historyCost(client: Client, batchId: number, jobIds: readonly number[], sample = 200): Promise<HistoryCost> {
-  const wid = batchWorkflowId(batchId);
-  const runs: string[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowId = '${wid}'` })) runs.push(w.runId);
-  let batchEvents = 0;
-  let batchTasks = 0;
-  for (const runId of runs) {
-    const c = await countHistory(client, wid, runId);
-    if (c) {
-      batchEvents += c.events;
-      batchTasks += c.tasks;
+/** Every run of the given workflow ids (continue-as-new and reused ids included), summed. */
+async function countChains(client: Client, workflowIds: readonly string[]): Promise<{ runs: number; events: number; tasks: number }> {
+  const sum = { runs: 0, events: 0, tasks: 0 };
+  for (const wid of workflowIds) {
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${wid}'` })) {
+      const c = await countHistory(client, wid, w.runId);
+      if (!c) continue;
+      sum.runs++;
+      sum.events += c.events;
+      sum.tasks += c.tasks;
     }
   }
+  return sum;
+}
+
+/** Slots looked at for partitions: as many as any deployment configures (HB_BATCH_PARTITIONS ≤ 64). */
+const MAX_SLOTS = 64;
+
+/** A batch's partitions, slot by slot: slots are taken lowest first, so the first unused one ends the list. */
+async function countPartitions(client: Client, batchId: number): Promise<{ runs: number; events: number; tasks: number }> {
+  const sum = { runs: 0, events: 0, tasks: 0 };
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const c = await countChains(client, [batchPartitionWorkflowId(batchId, slot)]);
+    if (c.runs === 0) break;
+    sum.runs += c.runs;
+    sum.events += c.events;
+    sum.tasks += c.tasks;
+  }
+  return sum;
+}
+
+export async function historyCost(client: Client, batchId: number, jobIds: readonly number[], sample = 200): Promise<HistoryCost> {
+  const batch = await countChains(client, [batchWorkflowId(batchId)]);
+  const runs = { length: batch.runs };
+  const batchEvents = batch.events;
+  const batchTasks = batch.tasks;
+  const parts = await countPartitions(client, batchId);
   const step = Math.max(1, Math.floor(jobIds.length / sample));
   const picked = jobIds.filter((_, k) => k % step === 0).slice(0, sample);
   const counted: Counted[] = [];
@@ -78,6 +107,9 @@ export async function historyCost(client: Client, batchId: number, jobIds: reado
     batchWorkflowTasks: batchTasks,
     batchEventsPerJob: r2(batchEvents / n),
     batchTasksPerJob: r2(batchTasks / n),
+    partitionRuns: parts.runs,
+    partitionEventsPerJob: r2(parts.events / n),
+    partitionTasksPerJob: r2(parts.tasks / n),
     jobSample: counted.length,
     jobEventsPerJob: r2(mean(counted.map((c) => c.events))),
     jobTasksPerJob: r2(mean(counted.map((c) => c.tasks))),

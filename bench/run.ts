@@ -326,7 +326,8 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
         ? `${r.executor}/${r.shape}: Temporal histories could not be read: ${t.error}`
         : `${r.executor}/${r.shape}: Temporal per job: job workflows ${t.jobEventsPerJob} events, ${t.jobTasksPerJob} workflow tasks ` +
             `(mean of ${t.jobSample}, max ${t.jobEventsMax} events); batch workflow ${t.batchEventsPerJob} events, ` +
-            `${t.batchTasksPerJob} workflow tasks (${t.batchEvents} events in ${t.batchRuns} runs)`,
+            `${t.batchTasksPerJob} workflow tasks (${t.batchEvents} events in ${t.batchRuns} runs); ` +
+            `partitions ${t.partitionEventsPerJob} events, ${t.partitionTasksPerJob} workflow tasks (${t.partitionRuns} runs)`,
     );
     if (!('error' in t)) out.push(`${r.executor}/${r.shape}: job workflow events by type, mean per job: ${JSON.stringify(t.jobEventTypes)}`);
   }

@@ -39,6 +39,7 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
     workflows: createWorkflowGateway(client, {
       taskQueue: config.temporal.taskQueue,
       batchWindow: config.driver.batchWindow,
+      batchPartitions: config.driver.batchPartitions,
     }),
     clusters: { workflows: createClusterGateway(client, config.temporal.taskQueue), nodes: createLocalNodeDriver(config.clusters) },
   };

@@ -34,11 +34,22 @@ const EnvSchema = z.object({
   HB_REGION: z.string().default('local'),
 
   HB_BATCH_WINDOW: positiveInt.max(1500).default(500),
+  /**
+   * Partitions per batch: each claims and starts up to HB_BATCH_WINDOW / HB_BATCH_PARTITIONS job
+   * workflows, in a history of its own (on a Temporal cluster, on a shard of its own).
+   */
+  HB_BATCH_PARTITIONS: positiveInt.max(64).default(4),
   HB_SCHEDULER_INTERVAL_MS: positiveInt.default(1000),
   /** How often the driver cancels the running batches of billing projects over their limit. */
   HB_BILLING_LIMITS_INTERVAL_MS: positiveInt.default(10_000),
   /** Overrides every pool's autoscaler_loop_period_secs (tests run the loop every second or two). */
   HB_AUTOSCALER_LOOP_MS: positiveInt.optional(),
+  /**
+   * How long a stored attempt end may wait for its job workflow before the autoscaler's loop
+   * pokes the job again (its first poke was lost). Pokes normally follow within milliseconds; a
+   * repeat costs the job workflow a task, so only reports this old are sent again.
+   */
+  HB_REPORT_REPOKE_MS: positiveInt.default(60_000),
   /** The driver calls an active instance it has not heard from for this long (Hail: 60 s). */
   HB_INSTANCE_UNHEARD_MS: positiveInt.default(60_000),
   /** How often the driver looks for batch callbacks due to be sent (it also looks at start). */
@@ -243,9 +254,11 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
     },
     driver: {
       batchWindow: e.HB_BATCH_WINDOW,
+      batchPartitions: e.HB_BATCH_PARTITIONS,
       schedulerIntervalMs: e.HB_SCHEDULER_INTERVAL_MS,
       billingLimitsIntervalMs: e.HB_BILLING_LIMITS_INTERVAL_MS,
       autoscalerLoopMs: e.HB_AUTOSCALER_LOOP_MS,
+      reportRepokeMs: e.HB_REPORT_REPOKE_MS,
       instanceUnheardMs: e.HB_INSTANCE_UNHEARD_MS,
       callbacks: {
         intervalMs: e.HB_CALLBACK_INTERVAL_MS,

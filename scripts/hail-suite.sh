@@ -114,7 +114,7 @@ host_port=${URL#http://}
 files=()
 for f in ${HB_SUITE_FILES:-test_batch.py test_dag.py}; do files+=("batch/test/$f"); done
 cd "$HAIL_DIR"
-export HAIL_TERRA=1 HAIL_LOCATION=gce HAIL_DOMAIN="$host_port" HAIL_CLOUD=gcp \
+export HAIL_LOCATION=gce HAIL_DOMAIN="$host_port" HAIL_CLOUD=gcp \
   HAIL_TOKENS_FILE="$WORK/tokens.json" XDG_CONFIG_HOME="$WORK/config" \
   HAIL_BATCH_BILLING_PROJECT=test HAIL_BILLING_PROJECT=test \
   DOCKER_ROOT_IMAGE=ubuntu:24.04 HAIL_CURL_IMAGE=ubuntu:24.04 HAIL_NETCAT_UBUNTU_IMAGE=ubuntu:24.04 \

@@ -1,7 +1,10 @@
 /**
- * One workflow per batch walks its DAG. The DAG lives in PostgreSQL; this workflow keeps only
- * the ids of its open job workflows (a bounded window) and continues-as-new when its history
- * grows, so a batch of any size fits Temporal's limits.
+ * One workflow per batch walks its DAG through partitions: child workflows that each claim Ready
+ * jobs and start a job workflow for each (workflows/batch-partition.ts). The DAG lives in
+ * PostgreSQL; this workflow starts partitions while there is Ready work for them, forwards
+ * cancellations and commits to them, and shows the batch's state. Its own history grows with
+ * partitions started, not with jobs, so one batch is not one serial point, and it continues as
+ * new when its history grows all the same.
  */
 import {
   ParentClosePolicy,
@@ -23,18 +26,19 @@ import {
   BatchStateAttr,
   cancelBatchSignal,
   cancelJobGroupSignal,
-  cancelJobSignal,
-  jobDoneSignal,
-  jobWorkflowId,
-  schedulerPokeSignal,
-  schedulerWorkflowId,
+  batchPartitionWorkflowId,
+  partitionLookSignal,
+  partitionNewsSignal,
   wakeBatchUpdate,
   type BatchWorkflowInput,
 } from './definitions';
-import { jobWorkflow } from './job';
+import { batchPartitionWorkflow } from './batch-partition';
 
 const acts = proxyActivities<Activities>(dbActivity);
 const local = proxyLocalActivities<Activities>(claimActivity);
+
+/** Partitions when the input names none (runs started before partitions existed). */
+const DEFAULT_PARTITIONS = 4;
 
 /** How long to sleep without news before looking at the database anyway. */
 const SAFETY_POLL = '30 seconds';
@@ -62,8 +66,10 @@ const FINAL_STATES = ['success', 'failure', 'cancelled'] as const;
  * state's query lists each batch at most once, in the state it is in.
  */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> {
-  const open = new Set<number>(input.openJobs ?? []);
-  let claimSeq = input.claimSeq ?? 0;
+  const maxPartitions = Math.max(1, Math.min(input.partitions ?? DEFAULT_PARTITIONS, input.window));
+  const partitionWindow = Math.max(1, Math.ceil(input.window / maxPartitions));
+  /** Slots of the partitions running now. */
+  const running = new Set<number>();
   let cancelled = input.cancelled ?? false;
   let shown: string | null = input.shownState ?? null;
   let wokenAt = input.wokenAt ?? Date.now();
@@ -71,13 +77,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
   const cancelGroups = new Set<number>(input.cancelGroups ?? []);
   let seenCancelledGroups = input.seenCancelledGroups ?? 0;
   let dirty = true;
+  /** Partitions must look at their open jobs (a cancellation) or claim again (a commit). */
+  let tellPartitions = false;
+  let moreWork = false;
 
-  setHandler(jobDoneSignal, (jobId: number) => {
-    open.delete(jobId);
-    dirty = true;
-  });
   setHandler(wakeBatchUpdate, () => {
     wokenAt = Date.now();
+    tellPartitions = true;
     dirty = true;
   });
   setHandler(cancelBatchSignal, () => {
@@ -89,6 +95,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     if (!Number.isSafeInteger(jobGroupId) || jobGroupId < 0) return;
     if (jobGroupId === 0) cancelRequested = true;
     else cancelGroups.add(jobGroupId);
+    dirty = true;
+  });
+  setHandler(partitionNewsSignal, (news) => {
+    if (typeof news !== 'object' || news === null) return;
+    if (news.moreWork === true) moreWork = true;
+    if (typeof news.cancelledGroups === 'number' && news.cancelledGroups > seenCancelledGroups) {
+      seenCancelledGroups = news.cancelledGroups;
+      tellPartitions = true;
+    }
     dirty = true;
   });
 
@@ -103,14 +118,32 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     shown = state;
   };
 
-  const cancelChildren = async (ids: Iterable<number>) => {
+  const lookAll = async () => {
     await Promise.all(
-      [...ids].map((id) =>
-        getExternalWorkflowHandle(jobWorkflowId(input.batchId, id))
-          .signal(cancelJobSignal)
+      [...running].map((slot) =>
+        getExternalWorkflowHandle(batchPartitionWorkflowId(input.batchId, slot))
+          .signal(partitionLookSignal)
           .catch(() => undefined),
       ),
     );
+  };
+
+  const startPartition = async (slot: number) => {
+    running.add(slot);
+    const child = await startChild(batchPartitionWorkflow, {
+      workflowId: batchPartitionWorkflowId(input.batchId, slot),
+      args: [{ batchId: input.batchId, slot, window: partitionWindow, cancelled }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      // A slot is used again once its last run has ended: the id names the slot, not the run.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+    void child.result().then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      running.delete(slot);
+      dirty = true;
+    });
   };
 
   for (;;) {
@@ -121,81 +154,63 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       // A running batch's jobs stop; a complete one is only marked (the claim says which).
       cancelRequested = false;
       await acts.cancelBatch({ batchId: input.batchId });
+      tellPartitions = true;
     }
     for (const jobGroupId of [...cancelGroups].sort((a, b) => a - b)) {
-      // Only the open jobs of the group's subtree are told to stop; parents and siblings run on.
-      const { stop } = await acts.cancelJobGroup({ batchId: input.batchId, jobGroupId, openJobIds: [...open] });
-      await cancelChildren(stop);
+      // Only the open jobs of the group's subtree stop; parents and siblings run on.
+      await acts.cancelJobGroup({ batchId: input.batchId, jobGroupId, openJobIds: [] });
       cancelGroups.delete(jobGroupId);
+      tellPartitions = true;
     }
 
-    const room = input.window - open.size;
-    const info = workflowInfo();
-    const claim = await local.claimReadyJobs({
-      batchId: input.batchId,
-      token: `${info.workflowId}/${info.runId}/${claimSeq++}`,
-      limit: Math.max(room, 0),
-    });
-    if (claim.cancelled && !cancelled) {
-      // Cancelled through the API or a signal: owned jobs must stop too.
+    const progress = await local.batchProgress({ batchId: input.batchId, readyCap: maxPartitions * partitionWindow });
+    if (progress.cancelled && !cancelled) {
       cancelled = true;
-      await cancelChildren(open);
+      tellPartitions = true;
     }
-    if (claim.cancelledGroups > seenCancelledGroups) {
-      // A group was cancelled in the database (its cancel_after_n_failures was reached, or the
-      // API cancelled it): its running jobs are stopped by their job workflows.
-      seenCancelledGroups = claim.cancelledGroups;
-      if (!cancelled && open.size > 0) {
-        const { stop } = await acts.flaggedOpenJobs({ batchId: input.batchId, openJobIds: [...open] });
-        await cancelChildren(stop);
-      }
+    if (progress.cancelledGroups > seenCancelledGroups) {
+      seenCancelledGroups = progress.cancelledGroups;
+      tellPartitions = true;
     }
-    if (claim.running || open.size > 0 || claim.jobIds.length > 0) await show('running', claim.laterUpdate);
-    if (claim.jobIds.length > 0) {
-      // Open before started: a quick child may report jobDone before its siblings have started.
-      for (const id of claim.jobIds) open.add(id);
-      await Promise.all(
-        claim.jobIds.map((jobId) =>
-          startChild(jobWorkflow, {
-            workflowId: jobWorkflowId(input.batchId, jobId),
-            args: [{ batchId: input.batchId, jobId }],
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          }).catch((e: unknown) => {
-            // Started by an earlier run that crashed before recording it: it is already ours.
-            if (e instanceof Error && e.name === 'WorkflowExecutionAlreadyStartedError') return;
-            throw e;
-          }),
-        ),
-      );
-      if (cancelled) await cancelChildren(claim.jobIds);
-      await getExternalWorkflowHandle(schedulerWorkflowId(info.taskQueue)).signal(schedulerPokeSignal).catch(() => undefined);
-      if (claim.jobIds.length === room) dirty = true;
+    if (tellPartitions) {
+      tellPartitions = false;
+      await lookAll();
     }
 
-    const idle = claim.complete && open.size === 0;
+    const draining = workflowInfo().continueAsNewSuggested;
+    if (!draining && progress.readyUnclaimed > 0 && running.size < maxPartitions) {
+      // As many partitions as the Ready jobs can keep busy, one more when a full one asks.
+      const wanted = Math.ceil(progress.readyUnclaimed / partitionWindow) + (moreWork ? 1 : 0);
+      const free = [...Array(maxPartitions).keys()].filter((slot) => !running.has(slot));
+      await Promise.all(free.slice(0, Math.max(0, wanted - running.size)).map(startPartition));
+    }
+    moreWork = false;
+
+    if (progress.running || running.size > 0) await show('running', progress.laterUpdate);
+
+    const idle = progress.complete && running.size === 0;
     // The phase this run walked is over: its final state is the batch's, even while the run
     // stays for a commit that may start the next phase.
-    if (idle && shown !== null && (FINAL_STATES as readonly string[]).includes(claim.state)) await show(claim.state);
+    if (idle && shown !== null && (FINAL_STATES as readonly string[]).includes(progress.state)) await show(progress.state);
     // A batch cancelled after it completed (the API starts this run to say so): the final state
     // an earlier run shows is no longer true, and this run shows the new one.
-    if (idle && shown === null && claim.cancelled && (FINAL_STATES as readonly string[]).includes(claim.state)) {
-      await acts.forgetFinishedRuns({ workflowId: info.workflowId, runId: info.runId });
-      await show(claim.state);
+    if (idle && shown === null && progress.cancelled && (FINAL_STATES as readonly string[]).includes(progress.state)) {
+      await acts.forgetFinishedRuns({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId });
+      await show(progress.state);
     }
-    const awaitingCommit = claim.commitPending && Date.now() - wokenAt < COMMIT_GRACE_MS;
+    const awaitingCommit = progress.commitPending && Date.now() - wokenAt < COMMIT_GRACE_MS;
     // `dirty` again: a wake-up handled while we looked means there may be new work.
     if (idle && !dirty && !awaitingCommit) {
       await condition(allHandlersFinished);
       return shown ?? 'none';
     }
 
-    if (workflowInfo().continueAsNewSuggested) {
+    // Partitions are children of this run (only it hears of their end): it continues as new
+    // once they have drained.
+    if (draining && running.size === 0 && !dirty) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof batchWorkflow>({
         ...input,
-        openJobs: [...open],
-        claimSeq,
         cancelled,
         cancelGroups: [...cancelGroups],
         seenCancelledGroups,

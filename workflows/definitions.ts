@@ -7,6 +7,8 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 
 export const batchWorkflowId = (batchId: number): string => `batch-${batchId}`;
 export const jobWorkflowId = (batchId: number, jobId: number): string => `batch-${batchId}-job-${jobId}`;
+/** A batch's partitions are slots 0…n-1; a slot is started again after its last run ended. */
+export const batchPartitionWorkflowId = (batchId: number, slot: number): string => `batch-${batchId}-part-${slot}`;
 /** One scheduler per task queue, so deployments (or test runs) sharing a namespace stay apart. */
 export const schedulerWorkflowId = (taskQueue: string): string => `scheduler-${taskQueue}`;
 /** One billing-limit enforcer per task queue, like the scheduler. */
@@ -25,8 +27,18 @@ export const cancelBatchSignal = defineSignal('cancel');
  * batch). Operators send it too: `temporal workflow signal -w batch-<id> --name cancelJobGroup --input 3`.
  */
 export const cancelJobGroupSignal = defineSignal<[number]>('cancelJobGroup');
-/** A job workflow finished; the payload is its job id. */
-export const jobDoneSignal = defineSignal<[number]>('jobDone');
+/**
+ * To a partition, from its batch workflow: look again — a cancellation may concern open jobs,
+ * or a commit may have made jobs Ready.
+ */
+export const partitionLookSignal = defineSignal('look');
+/**
+ * To a batch workflow, from a partition: `moreWork`, it is full and Ready jobs are left over
+ * (another partition may help); `cancelledGroups`, it saw this many cancelled groups (the other
+ * partitions must look at their open jobs).
+ */
+export type PartitionNews = { moreWork?: boolean; cancelledGroups?: number };
+export const partitionNewsSignal = defineSignal<[PartitionNews]>('partitionNews');
 /** Something about this job changed (attempt reported, instance lost): look again. */
 export const jobPokeSignal = defineSignal('poke');
 /** Cancel this job (from its batch workflow). */
@@ -64,10 +76,11 @@ export type BatchWorkflowInput = {
   batchId: number;
   user: string;
   billingProject: string;
+  /** Open job workflows at most, over all partitions. */
   window: number;
+  /** Partitions at most; each keeps up to window / partitions job workflows open. */
+  partitions?: number;
   /** Carried across continue-as-new. */
-  openJobs?: number[];
-  claimSeq?: number;
   cancelled?: boolean;
   /** Job groups whose cancellation was asked for and not yet carried out. */
   cancelGroups?: number[];
@@ -77,6 +90,16 @@ export type BatchWorkflowInput = {
   shownState?: string;
   /** Workflow time of the last wake-up, for the grace given to a commit on its way. */
   wokenAt?: number;
+};
+
+export type BatchPartitionInput = {
+  batchId: number;
+  slot: number;
+  window: number;
+  /** Carried across continue-as-new. */
+  claimSeq?: number;
+  cancelled?: boolean;
+  seenCancelledGroups?: number;
 };
 
 export type JobWorkflowInput = { batchId: number; jobId: number };

@@ -1,4 +1,5 @@
 export { batchWorkflow } from './batch';
+export { batchPartitionWorkflow } from './batch-partition';
 export { jobWorkflow } from './job';
 export { schedulerWorkflow } from './scheduler';
 export { billingLimitsWorkflow } from './billing-limits';

@@ -167,7 +167,7 @@ export function instanceRoutes() {
         // Only when main ran: a job_started that never got through still starts billing here.
         resources: startTime !== null ? await billedResources(s, attempt) : null,
       });
-      // Signals after the fact is stored: a lost signal is recovered by the job's periodic look.
+      // Signals after the fact is stored: a lost poke is sent again by the autoscaler's loop.
       await s.workflows.pokeJob(key.batchId, key.jobId);
       void s.workflows.pokeScheduler();
       return c.json({});

@@ -258,3 +258,19 @@ export async function openAttemptsOn(q: Queryable, instanceName: string): Promis
     .from(attempts)
     .where(and(eq(attempts.instanceName, instanceName), isNull(attempts.endTime)));
 }
+
+/**
+ * Running jobs whose current attempt ended before `endedBefore`: their report is stored but
+ * their job workflow has not applied it, so the poke that should have followed was lost (its
+ * sender died between the write and the signal). Poking them again is harmless.
+ */
+export async function unappliedAttemptEnds(q: Queryable, endedBefore: number, limit: number): Promise<{ batchId: number; jobId: number }[]> {
+  const rows = await rawRows<{ batch_id: string | number; job_id: number }>(
+    q,
+    sql`SELECT j.batch_id, j.job_id FROM ${jobs} j
+          JOIN ${attempts} a ON a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id
+         WHERE j.state = 'Running' AND a.end_time IS NOT NULL AND a.end_time < ${endedBefore}
+         ORDER BY j.batch_id, j.job_id LIMIT ${limit}`,
+  );
+  return rows.map((r) => ({ batchId: Number(r.batch_id), jobId: r.job_id }));
+}

@@ -175,14 +175,15 @@ export async function finishJob(
 }
 
 /**
- * What the batch workflow needs to know after a claim. `state` is Hail's visible batch state,
- * for the workflow's search attributes; `running`: committed jobs are not all complete (the
- * batch has work); `commitPending`: an update with jobs is reserved but not committed, so a
- * commit may be on its way (the API wakes the workflow just before committing); `laterUpdate`:
- * more than one update with jobs is committed, so the batch may have had an earlier phase.
+ * What the batch workflow and its partitions need to know of a batch. `state` is Hail's visible
+ * batch state, for the workflow's search attributes; `running`: committed jobs are not all
+ * complete (the batch has work); `commitPending`: an update with jobs is reserved but not
+ * committed, so a commit may be on its way (the API wakes the workflow just before
+ * committing); `laterUpdate`: more than one update with jobs is committed, so the batch may have
+ * had an earlier phase; `readyUnclaimed`: Ready jobs no partition has claimed, counted up to the
+ * cap asked for (enough to say how many partitions the work can keep busy).
  */
-export type ClaimResult = {
-  jobIds: number[];
+export type BatchProgress = {
   complete: boolean;
   cancelled: boolean;
   state: BatchState;
@@ -191,11 +192,39 @@ export type ClaimResult = {
   laterUpdate: boolean;
   /** How many of the batch's job groups are cancelled: a rise means open jobs may have to stop. */
   cancelledGroups: number;
+  readyUnclaimed: number;
 };
 
+export type ClaimResult = BatchProgress & { jobIds: number[] };
+
+export async function batchProgress(q: Queryable, batchId: number, readyCap: number): Promise<BatchProgress> {
+  const [b] = await q.select().from(batches).where(eq(batches.id, batchId));
+  if (!b) return { complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false, cancelledGroups: 0, readyUnclaimed: 0 };
+  const [row] = await rawRows<{ committed: number; pending: boolean; groups: number; ready: number }>(
+    q,
+    sql`SELECT
+          (SELECT count(*) FILTER (WHERE committed) FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0)::int AS committed,
+          (SELECT COALESCE(bool_or(NOT committed), false) FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0) AS pending,
+          (SELECT count(*) FROM job_groups WHERE batch_id = ${batchId} AND cancelled)::int AS groups,
+          (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE batch_id = ${batchId} AND state = 'Ready' AND launch_token IS NULL
+                                  LIMIT ${Math.max(0, readyCap)}) r)::int AS ready`,
+  );
+  return {
+    cancelledGroups: row?.groups ?? 0,
+    complete: b.storedState === 'complete',
+    cancelled: b.cancelled || b.deleted,
+    state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
+    running: b.storedState === 'running',
+    commitPending: (row?.pending ?? false) && !b.deleted,
+    laterUpdate: (row?.committed ?? 0) > 1,
+    readyUnclaimed: row?.ready ?? 0,
+  };
+}
+
 /**
- * Hands Ready jobs to the batch workflow to start job workflows for. Keyed by a token the
- * workflow derives deterministically, so a retried claim returns the same jobs, never more.
+ * Hands Ready jobs to a partition of the batch workflow to start job workflows for. Keyed by a
+ * token the workflow derives deterministically, so a retried claim returns the same jobs, never
+ * more. Partitions claim side by side: a row another claim holds is skipped, not waited for.
  */
 export async function claimReadyJobs(db: Db, batchId: number, token: string, limit: number): Promise<ClaimResult> {
   return db.transaction(async (tx) => {
@@ -217,27 +246,7 @@ export async function claimReadyJobs(db: Db, batchId: number, token: string, lim
       );
       ids = rows.map((r) => r.job_id).sort((a, b) => a - b);
     }
-    const [b] = await tx.select().from(batches).where(eq(batches.id, batchId));
-    if (!b) return { jobIds: ids, complete: true, cancelled: true, state: 'cancelled', running: false, commitPending: false, laterUpdate: false, cancelledGroups: 0 };
-    const [updates] = await rawRows<{ committed: number; pending: boolean }>(
-      tx,
-      sql`SELECT count(*) FILTER (WHERE committed)::int AS committed, COALESCE(bool_or(NOT committed), false) AS pending
-            FROM batch_updates WHERE batch_id = ${batchId} AND n_jobs > 0`,
-    );
-    const [groups] = await rawRows<{ n: number }>(
-      tx,
-      sql`SELECT count(*)::int AS n FROM job_groups WHERE batch_id = ${batchId} AND cancelled`,
-    );
-    return {
-      jobIds: ids,
-      cancelledGroups: groups?.n ?? 0,
-      complete: b.storedState === 'complete',
-      cancelled: b.cancelled || b.deleted,
-      state: deriveBatchState({ stored: b.storedState, cancelled: b.cancelled, n_failed: b.nFailed, n_cancelled: b.nCancelled }),
-      running: b.storedState === 'running',
-      commitPending: (updates?.pending ?? false) && !b.deleted,
-      laterUpdate: (updates?.committed ?? 0) > 1,
-    };
+    return { jobIds: ids, ...(await batchProgress(tx, batchId, 1)) };
   });
 }
 

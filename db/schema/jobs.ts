@@ -51,6 +51,9 @@ export const jobs = pgTable(
     index('jobs_ready_pool').on(t.pool, t.state, t.batchId, t.jobId),
     // A claim looks up the jobs it handed out by their token; without this it scanned the batch.
     index('jobs_launch_token').on(t.batchId, t.launchToken).where(sql`${t.launchToken} IS NOT NULL`),
+    // The autoscaler's look for reports that never reached their job workflow reads the Running
+    // jobs each loop: few at any time, among up to millions of rows.
+    index('jobs_running').on(t.batchId, t.jobId).where(sql`${t.state} = 'Running'`),
   ],
 );
 

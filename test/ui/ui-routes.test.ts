@@ -96,7 +96,7 @@ beforeAll(async () => {
     log: createLogger('error', { test: 'ui-routes' }),
     objects: new LocalDirObjectStore(config.objectStoreDir),
     pools: definePools(config.localPool.coresPerAgent),
-    workflows: createWorkflowGateway(svc.client, { taskQueue: config.temporal.taskQueue, batchWindow: config.driver.batchWindow }),
+    workflows: createWorkflowGateway(svc.client, { taskQueue: config.temporal.taskQueue, batchWindow: config.driver.batchWindow, batchPartitions: config.driver.batchPartitions }),
   });
   aliceBatch = await createBatch(tok.alice, 'test', 'alice-batch', 3);
   bobBatch = await createBatch(tok.bob, 'other', 'bob-batch', 1);

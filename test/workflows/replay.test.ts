@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { job, startTestService, waitFor, waitForBatch, type TestService } from '../support/service';
 import { workflowBundle } from '../support/temporal';
-import { batchWorkflowId, jobWorkflowId, schedulerWorkflowId } from '../../workflows/definitions';
+import { batchPartitionWorkflowId, batchWorkflowId, jobWorkflowId, schedulerWorkflowId } from '../../workflows/definitions';
 
 let s: TestService;
 beforeAll(async () => {
@@ -45,9 +45,11 @@ it('runs a batch as a tree of workflows whose histories replay deterministically
 
   const ids = [
     batchWorkflowId(ok),
+    batchPartitionWorkflowId(ok, 0),
     jobWorkflowId(ok, 1),
     jobWorkflowId(ok, 2),
     batchWorkflowId(cancelled),
+    batchPartitionWorkflowId(cancelled, 0),
     jobWorkflowId(cancelled, 1),
     schedulerWorkflowId(s.config.temporal.taskQueue),
   ];

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_running" ON "jobs" USING btree ("batch_id","job_id") WHERE "jobs"."state" = 'Running';
