@@ -17,13 +17,16 @@ import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseBenchArgs, UsageError, wholeNumber } from './options';
 import { cleanupAll, installSignalHandlers, isStopping, note, onCleanup } from './cleanup';
-import { diagnose, startInfra, startService, type Executor, type Infra } from './service';
+import { diagnose, freeTemporalPort, startInfra, startService, type Executor, type Infra } from './service';
 import { ApiClient, JOB_CPU, jobSpecs, jobTimes, submitBatch, waitForBatch, type Shape } from './submit';
 import { runBaseline, type BaselineResult } from './baseline';
 import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
 import { runLoadTest } from './load-test';
 import { runUiPagesBench } from './ui-pages';
 import { historyCost, type HistoryCost } from './histories';
+import { runModel, type ModelResult } from './model';
+import { loadConfig } from '../config';
+import { temporalCliPath } from '../cli/temporal-server';
 import { batchWorkflowId } from '../workflows/definitions';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -40,6 +43,9 @@ const USAGE = `usage: npm run bench -- [options]
   --temporal-port P      first Temporal gRPC port to try (default 7833; UI on P+1000)
   --only P               scheduler | service: run only that part (default both; the
                          scheduler part is one pure round, 100,000 jobs, 1,000 instances)
+  --model-jobs M         jobs of the ceiling model, run on a stock and on a tuned dev server after
+                         the service (default 1000; 0 skips it); the service's rates are printed
+                         as ratios to the model's
   --keep                 keep the bench data directory (.tmp/bench-<ts>) even on success
   --scenario load-test   Hail's load test instead (rate-limit sweep; --help after it for its options)
   --scenario ui-pages    web UI page times for one 100,000-job batch (--help after it for its options)
@@ -58,6 +64,7 @@ type Options = {
   temporalPort: number;
   keep: boolean;
   only: 'scheduler' | 'service' | null;
+  modelJobs: number;
 };
 
 function parseOptions(argv: string[]): Options {
@@ -74,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       'poll-ms': { type: 'string', default: '250' },
       'stall-timeout': { type: 'string', default: '300' },
       only: { type: 'string' },
+      'model-jobs': { type: 'string', default: '1000' },
     },
     USAGE,
   );
@@ -96,6 +104,7 @@ function parseOptions(argv: string[]): Options {
     temporalPort: int('temporal-port', values['temporal-port'], 1024),
     keep: values.keep,
     only: onlyPart(values.only),
+    modelJobs: int('model-jobs', values['model-jobs'], 0),
   };
 }
 
@@ -259,6 +268,30 @@ function cpuMeter() {
 
 // ------------------------------------------------------------------ output
 
+/**
+ * The targets' ratios: each process scenario's jobs/s over the model's on a stock and on a
+ * tuned dev server, and chains over independent jobs.
+ */
+function ratios(results: ScenarioResult[], models: ModelResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const rateOf = (shape: Shape) => {
+    const r = results.find((x) => x.executor === 'process' && x.shape === shape);
+    return r && !('error' in r.service) ? r.service.jobsPerSec : null;
+  };
+  for (const m of models) {
+    if ('error' in m) continue;
+    for (const shape of ['independent', 'chain'] as const) {
+      const v = rateOf(shape);
+      if (v !== null) out[`process_${shape}_over_model_${m.profile}`] = r2(v / m.jobsPerSec);
+    }
+  }
+  const ind = rateOf('independent');
+  const chain = rateOf('chain');
+  if (ind !== null && chain !== null) out['process_chain_over_independent'] = r2(chain / ind);
+  return out;
+}
+
 const secs = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)} s`);
 const rate = (r: number | null | undefined) => (r === null || r === undefined ? '-' : r >= 100 ? r.toFixed(0) : r.toFixed(1));
 
@@ -270,7 +303,7 @@ function table(rows: string[][], rightAligned: Set<number>): string {
   return [line(head!), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-function report(results: ScenarioResult[], opts: Options, slots: number, meta: Record<string, unknown>): void {
+function report(results: ScenarioResult[], opts: Options, slots: number, meta: Record<string, unknown> & { model: ModelResult[]; ratios: Record<string, number> }): void {
   const rows: string[][] = [
     ['scenario', 'runner', 'jobs', 'submit', 'submit jobs/s', 'first start', '(after commit)', 'last job end', 'end-to-end', 'jobs/s', 'ok/failed', 'slowdown'],
   ];
@@ -336,6 +369,10 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
     if ('error' in r.baseline) out.push(`ERROR ${r.executor}/${r.shape} baseline: ${r.baseline.error}`);
     else if (r.baseline.firstError) out.push(`baseline ${r.executor}/${r.shape} first failure: ${r.baseline.firstError}`);
   }
+  for (const m of meta.model) {
+    out.push('error' in m ? `model (${m.profile} dev server): ERROR ${m.error}` : `model (${m.profile} dev server): ${m.jobs} jobs in ${secs(m.seconds * 1000)}, ${rate(m.jobsPerSec)} jobs/s (window ${m.window})`);
+  }
+  for (const [k, v] of Object.entries(meta.ratios)) out.push(`ratio ${k.replaceAll('_', ' ')}: ${v}`);
   process.stdout.write(out.join('\n') + '\n\n');
   process.stdout.write(`BENCH_JSON ${JSON.stringify({ ...meta, options: { ...opts, slots }, results })}\n`);
 }
@@ -430,7 +467,19 @@ async function main(): Promise<number> {
     await service.stop();
   }
 
-  report(results, opts, slots, meta);
+  const models: ModelResult[] = [];
+  if (opts.modelJobs > 0) {
+    const cli = temporalCliPath(loadConfig(infra.env));
+    for (const profile of ['default', 'tuned'] as const) {
+      if (isStopping()) return 130;
+      const port = await freeTemporalPort(opts.temporalPort + 10);
+      const m = await runModel({ profile, jobs: opts.modelJobs, window: 500, dataDir, cli, port });
+      note('error' in m ? `model (${profile}) FAILED: ${m.error}` : `model (${profile}): ${secs(m.seconds * 1000)}, ${rate(m.jobsPerSec)} jobs/s`);
+      models.push(m);
+    }
+  }
+
+  report(results, opts, slots, { ...meta, model: models, ratios: ratios(results, models) });
   if (results.some((r) => 'error' in r.service || 'error' in r.baseline)) failed = true;
   return failed ? 1 : 0;
 }

@@ -54,7 +54,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** The first gRPC port from `from` whose port and UI port (+1000) are both free. */
-async function freeTemporalPort(from: number): Promise<number> {
+export async function freeTemporalPort(from: number): Promise<number> {
   for (let p = from; p < from + 100; p++) if ((await portFree(p)) && (await portFree(p + 1000))) return p;
   throw new Error(`no free port pair for Temporal in ${from}..${from + 99}`);
 }

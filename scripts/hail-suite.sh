@@ -110,6 +110,21 @@ if [ ! -f "$VENV/.installed" ]; then
 fi
 
 # --- run --------------------------------------------------------------------------------
+# hailtop reaches a service at HAIL_DOMAIN as is only through its Terra deploy config (the
+# others build `batch.<domain>` host names), chosen by HAIL_TERRA when the first client is
+# made (and cached). The suite reads HAIL_TERRA when its modules are imported, to skip what Terra lacks; we
+# are no Terra deployment, so HAIL_TERRA is set only once the tests are collected.
+cat >"$WORK/hb_suite_plugin.py" <<'PY'
+import os
+
+
+def pytest_collection_finish(session):
+    os.environ['HAIL_TERRA'] = '1'
+    # Collection already made (and cached) a deploy config: the next client makes a Terra one.
+    import hailtop.config.deploy_config as dc
+    dc.deploy_config = None
+PY
+export PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}"
 host_port=${URL#http://}
 files=()
 for f in ${HB_SUITE_FILES:-test_batch.py test_dag.py}; do files+=("batch/test/$f"); done
@@ -123,5 +138,5 @@ export HAIL_LOCATION=gce HAIL_DOMAIN="$host_port" HAIL_CLOUD=gcp \
   HAIL_BATCH_ID="${HAIL_BATCH_ID:-0}" HAIL_JOB_ID="${HAIL_JOB_ID:-0}"
 # The suite is written to run inside a Hail job (its create_batch adds a `client_job`
 # attribute from HAIL_BATCH_ID / HAIL_JOB_ID, and test_batch_callback expects it): say so.
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider -o cache_dir="$WORK/pytest-cache" \
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider -p hb_suite_plugin -o cache_dir="$WORK/pytest-cache" \
   --timeout="${HB_SUITE_TIMEOUT:-900}" -rfE --junitxml="$WORK/junit.xml" "${files[@]}" "$@"

@@ -14,7 +14,8 @@ import { startAgent } from '../../worker-vm/agent';
 import { LABEL_INSTANCE } from '../../worker-vm/executors/docker';
 import { storageQuotaBytes } from '../../worker-vm/storage-quota';
 import { FakeApi } from './fake-api';
-import { createJob, createRequest, ensureDocker, getLog, jobSpec, startTestAgent, stopTestAgent, type TestAgent } from './helpers';
+import { createJob, createRequest, ensureDocker, getLog, jobSpec, startTestAgent, stopTestAgent, TEST_IMAGE, type TestAgent } from './helpers';
+import { execFileSync } from 'node:child_process';
 
 const sh = (script: string) => ['/bin/sh', '-c', script];
 const GIB = 1024 ** 3;
@@ -57,8 +58,8 @@ describe('storage quota (docker executor)', () => {
   });
   afterAll(() => stopTestAgent(t));
 
-  const run = async (command: string, storageGib: number) => {
-    const spec = jobSpec({ command: sh(command) });
+  const run = async (command: string, storageGib: number, image?: string) => {
+    const spec = jobSpec({ command: sh(command), ...(image ? { image } : {}) });
     spec.resources.storage_gib = storageGib;
     const body = createRequest(spec);
     expect(await createJob(t, body)).toBe(200);
@@ -78,6 +79,17 @@ describe('storage quota (docker executor)', () => {
     const alone = await run('fallocate -l 1200M /io/foo', 0);
     expect(alone.done.status.state).toBe('failed');
     expect(alone.log).toMatch(/No space left on device/);
+  });
+
+  it("holds the image's own VOLUMEs to the same quota, relative ones at the root", async () => {
+    // Left to Docker, an image's VOLUME is an anonymous volume on the host's disk, outside any quota.
+    const image = 'hb-test-volume:latest';
+    execFileSync('docker', ['build', '-q', '-t', image, '-'], { input: `FROM ${TEST_IMAGE}\nVOLUME /data\nWORKDIR /tmp\nVOLUME relative_volume\n` });
+    const full = await run('fallocate -l 1200M /data/foo', 0, image);
+    expect(full.done.status.state).toBe('failed');
+    expect(full.log).toMatch(/No space left on device/);
+    const fits = await run('fallocate -l 300M /data/foo && ls -d /relative_volume && ! ls relative_volume', 0, image);
+    expect(fits.done.status.state, fits.log).toBe('succeeded');
   });
 
   it('provisions requested storage on top: 1 GiB more holds both writes', async () => {

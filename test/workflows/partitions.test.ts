@@ -52,7 +52,7 @@ it('spreads a batch over partitions, each with its share of the window', async (
     expect(c.launch_token).toMatch(new RegExp(`^batch-${id}-part-[0-3]/`));
     expect(c.n).toBeLessThanOrEqual(2);
   }
-  const slots = new Set(claims.map((c) => c.launch_token.split('/')[0]));
+  const slots = new Set(claims.map((c) => c.launch_token.split('/')[0]!));
   expect(slots.size).toBeGreaterThan(1);
 
   // The batch's children are its partitions, never jobs.

@@ -4,7 +4,8 @@
  * and removed.
  */
 import { createWriteStream } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type Docker from 'dockerode';
 import { isImageReference } from '../../domain/image-ref';
 import { setLongTimeout } from '../long-timer';
@@ -97,7 +98,8 @@ export class DockerExecutor implements Executor {
     task.onProgress('creating', timing);
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(this.containerOptions(task, image));
+      const imageVolumes = task.kind === 'command' && task.writableLayerDir !== null ? await this.imageVolumeMounts(image, task.writableLayerDir) : [];
+      container = await this.docker.createContainer(this.containerOptions(task, image, imageVolumes));
     } catch (err) {
       finishSpan(timing.creating);
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `creating container: ${message(err)}` });
@@ -193,7 +195,25 @@ export class DockerExecutor implements Executor {
     return startUsageMonitor(probe, task.usagePath);
   }
 
-  private containerOptions(task: ContainerTask, image: string): Docker.ContainerCreateOptions {
+  /**
+   * The image's own VOLUMEs, as directories on the attempt's scratch volume: left to Docker they
+   * would be anonymous volumes on the host's disk, outside the storage quota. Relative paths
+   * are absolute, as Docker takes them.
+   */
+  private async imageVolumeMounts(image: string, writableLayerDir: string): Promise<Docker.MountSettings[]> {
+    const info = await this.docker.getImage(image).inspect();
+    const paths = Object.keys(info.Config?.Volumes ?? {});
+    const root = path.join(path.dirname(writableLayerDir), 'image-volumes');
+    return Promise.all(
+      paths.map(async (p, i) => {
+        const source = path.join(root, String(i));
+        await mkdir(source, { recursive: true });
+        return { Type: 'bind' as const, Source: source, Target: path.posix.resolve('/', p), ReadOnly: false };
+      }),
+    );
+  }
+
+  private containerOptions(task: ContainerTask, image: string, imageVolumes: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
     const labels = attemptLabels(task.attempt, task.name);
     const ioMount = { Type: 'bind' as const, Source: task.ioDir, Target: '/io', ReadOnly: false };
     if (task.kind === 'copy') {
@@ -222,7 +242,7 @@ export class DockerExecutor implements Executor {
       Env: Object.entries(task.env).map(([k, v]) => `${k}=${v}`),
       Labels: labels,
       HostConfig: {
-        Mounts: [ioMount],
+        Mounts: [ioMount, ...imageVolumes],
         ...(this.jobNetwork ? { NetworkMode: this.jobNetwork } : {}),
         NanoCpus: task.coresMcpu > 0 ? task.coresMcpu * 1_000_000 : undefined,
         Memory: memory || undefined,
