@@ -32,6 +32,7 @@ import {
   type BatchPartitionInput,
 } from './definitions';
 import { jobWorkflow } from './job';
+import { afterEnd, signalEach } from './children';
 
 const local = proxyLocalActivities<Activities>(claimActivity);
 
@@ -51,15 +52,7 @@ export async function batchPartitionWorkflow(input: BatchPartitionInput): Promis
     dirty = true;
   });
 
-  const cancelChildren = async (ids: Iterable<number>) => {
-    await Promise.all(
-      [...ids].map((id) =>
-        getExternalWorkflowHandle(jobWorkflowId(batchId, id))
-          .signal(cancelJobSignal)
-          .catch(() => undefined),
-      ),
-    );
-  };
+  const cancelChildren = (ids: Iterable<number>) => signalEach([...ids].map((id) => jobWorkflowId(batchId, id)), cancelJobSignal);
   const tellBatch = (news: { moreWork?: boolean; cancelledGroups?: number }) =>
     getExternalWorkflowHandle(batchWorkflowId(batchId))
       .signal(partitionNewsSignal, news)
@@ -73,12 +66,7 @@ export async function batchPartitionWorkflow(input: BatchPartitionInput): Promis
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
-      // A job workflow does not fail (its activities retry forever); if one is terminated by
-      // an operator, the job is no longer this partition's either way.
-      void child.result().then(
-        () => undefined,
-        () => undefined,
-      ).finally(() => {
+      afterEnd(child, () => {
         open.delete(jobId);
         dirty = true;
       });

@@ -12,7 +12,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -33,6 +32,7 @@ import {
   type BatchWorkflowInput,
 } from './definitions';
 import { batchPartitionWorkflow } from './batch-partition';
+import { afterEnd, signalEach } from './children';
 
 const acts = proxyActivities<Activities>(dbActivity);
 const local = proxyLocalActivities<Activities>(claimActivity);
@@ -118,15 +118,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
     shown = state;
   };
 
-  const lookAll = async () => {
-    await Promise.all(
-      [...running].map((slot) =>
-        getExternalWorkflowHandle(batchPartitionWorkflowId(input.batchId, slot))
-          .signal(partitionLookSignal)
-          .catch(() => undefined),
-      ),
-    );
-  };
+  const lookAll = () => signalEach([...running].map((slot) => batchPartitionWorkflowId(input.batchId, slot)), partitionLookSignal);
 
   const startPartition = async (slot: number) => {
     running.add(slot);
@@ -137,10 +129,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<string> 
       // A slot is used again once its last run has ended: the id names the slot, not the run.
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     });
-    void child.result().then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => {
+    afterEnd(child, () => {
       running.delete(slot);
       dirty = true;
     });
