@@ -57,9 +57,20 @@ export async function connectWorker(cfg: Config['temporal']): Promise<NativeConn
   return NativeConnection.connect({ address: cfg.address });
 }
 
-/** Worker tuning: job workflows are many and short; activities are short database calls. */
-export const workerTuning: Partial<WorkerOptions> = {
-  maxConcurrentWorkflowTaskExecutions: 100,
-  maxConcurrentActivityTaskExecutions: 200,
-  maxCachedWorkflows: 2000,
-};
+/**
+ * The driver's worker, from the config (HB_WORKER_*). Job workflows are many and short and
+ * their activities are short database calls, so slots are many; the defaults are what
+ * `npm run bench -- --scenario worker-tuning` measured best here (its table is in the README).
+ * Sticky execution stays on (a cached workflow's next task needs no history replay), and the
+ * cache must hold at least the workflows that are open at once (a batch's window plus the
+ * long-running ones) or every task of an evicted job replays its history.
+ */
+export function workerTuning(w: Config['temporal']['worker']): Partial<WorkerOptions> {
+  return {
+    maxConcurrentWorkflowTaskExecutions: w.workflowTaskSlots,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: w.workflowTaskPollers },
+    maxConcurrentActivityTaskExecutions: w.activitySlots,
+    maxConcurrentLocalActivityExecutions: w.localActivitySlots,
+    maxCachedWorkflows: w.cachedWorkflows,
+  };
+}

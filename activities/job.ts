@@ -1,7 +1,8 @@
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import { killJob } from './agent-client';
-import { finishJob, getJob, requeueJob } from '../db/queries/jobs';
+import { finishJob, finishJobs, getJob, requeueJob, type FinishItem } from '../db/queries/jobs';
+import { groupCommit } from '../db/group-commit';
 import { endAttempt, getAttempt } from '../db/queries/attempts';
 import { getInstance } from '../db/queries/instances';
 import { attemptOutcomeToState, isComplete, type AttemptOutcome, type JobState } from '../domain/states';
@@ -13,6 +14,22 @@ export function createJobActivities(deps: ActivityDeps) {
   const moved = (from: JobState, to: JobState, changed = true): void => {
     if (changed) deps.metrics?.jobTransitions.inc({ from, to });
   };
+
+  /**
+   * Running jobs whose attempt reported its outcome, finished together per batch: every job of
+   * a batch takes the batch's row lock to count itself, so with many attempts ending at once
+   * one-by-one transactions would queue on that lock (holding connections all the while).
+   * `true`: this call finished the job.
+   */
+  const finishRunning = groupCommit<FinishItem, boolean>(async (batchKey, items) => {
+    const r = await finishJobs(db, Number(batchKey), items, { now: clock(deps), from: ['Running'] });
+    const seen = new Set<number>();
+    return items.map((i) => {
+      const first = !seen.has(i.jobId);
+      seen.add(i.jobId);
+      return first && r.changed.has(i.jobId);
+    });
+  });
 
   /** Kills the running attempt on its agent and records its end; safe to repeat. */
   async function stopAttempt(batchId: number, jobId: number, attemptId: string): Promise<void> {
@@ -59,14 +76,14 @@ export function createJobActivities(deps: ActivityDeps) {
         const attempt = await getAttempt(db, { batchId, jobId, attemptId: job.attemptId });
         if (attempt?.outcome) {
           const state = attemptOutcomeToState(attempt.outcome as AttemptOutcome);
-          const r = await finishJob(db, batchId, jobId, state, {
+          const changed = await finishRunning(String(batchId), {
+            jobId,
+            state,
             exitCode: attempt.exitCode,
-            now: clock(deps),
             ...(attempt.endTime !== null ? { endTime: attempt.endTime } : {}),
-            from: ['Running'],
           });
-          moved('Running', state, r.changed);
-          log.debug('job finished', { batch_id: batchId, job_id: jobId, state, changed: r.changed });
+          moved('Running', state, changed);
+          log.debug('job finished', { batch_id: batchId, job_id: jobId, state, changed });
           return { state, complete: true };
         }
         if (attempt && attempt.endTime !== null && !wantCancel) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { devServerFlags, workerTuning } from '../temporal.config';
+import { loadConfig } from '../config';
 import { endedSignal, type ModelActivities } from './model/workflows';
 import { note, onCleanup } from './cleanup';
 
@@ -79,7 +80,8 @@ export async function runModel(opts: {
       taskQueue: 'model',
       workflowBundle: await bundleWorkflowCode({ workflowsPath: modelWorkflows, logger: new DefaultLogger('WARN') }),
       activities,
-      ...workerTuning,
+      // The driver's own defaults: the model runs on the worker the service runs on.
+      ...workerTuning(loadConfig({}).temporal.worker),
     });
     note(`model (${opts.profile} dev server): ${opts.jobs} jobs, window ${opts.window}`);
     const seconds = await worker.runUntil(async () => {

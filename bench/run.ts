@@ -23,6 +23,7 @@ import { runBaseline, type BaselineResult } from './baseline';
 import { printSchedulerBench, runSchedulerBench, type SchedulerBenchSummary } from './scheduler';
 import { runLoadTest } from './load-test';
 import { runUiPagesBench } from './ui-pages';
+import { runWorkerTuning } from './worker-tuning';
 import { historyCost, type HistoryCost } from './histories';
 import { runModel, type ModelResult } from './model';
 import { loadConfig } from '../config';
@@ -49,6 +50,7 @@ const USAGE = `usage: npm run bench -- [options]
   --keep                 keep the bench data directory (.tmp/bench-<ts>) even on success
   --scenario load-test   Hail's load test instead (rate-limit sweep; --help after it for its options)
   --scenario ui-pages    web UI page times for one 100,000-job batch (--help after it for its options)
+  --scenario worker-tuning  the driver's Temporal worker settings, one batch per variant (--help after it)
 `;
 
 type Options = {
@@ -150,6 +152,8 @@ type ServiceResult = {
   states: Record<string, number>;
   /** CPU used by this process (API, Temporal worker, activities, bench client) over the scenario, % of one core. */
   benchProcessCpuPct: number;
+  /** Peak resident set of this process (API, driver, Temporal worker, bench client) over the scenario, MiB. */
+  peakRssMiB: number;
   /** Busy share of all CPUs of the machine over the scenario. */
   hostCpuBusyPct: number;
   /** The machine's 1-minute load average when the batch completed. */
@@ -219,6 +223,7 @@ async function runServiceScenario(
     retries: api.retries - retriesBefore,
     states: times.states,
     benchProcessCpuPct: cpu.processPct,
+    peakRssMiB: cpu.peakRssMiB,
     hostCpuBusyPct: cpu.hostPct,
     loadAvg1: Number(os.loadavg()[0]!.toFixed(2)),
     temporal,
@@ -249,18 +254,28 @@ function hostTimes(): { busy: number; total: number } {
   return { busy, total };
 }
 
+/**
+ * CPU of this process and of the machine over a scenario, and this process's peak resident set
+ * (sampled each second: the process's own lifetime maximum would carry one scenario's peak into
+ * the next).
+ */
 function cpuMeter() {
   const t0 = Date.now();
   const p0 = process.cpuUsage();
   const h0 = hostTimes();
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 1000);
+  sampler.unref();
   return {
     done() {
+      clearInterval(sampler);
       const wallMs = Math.max(1, Date.now() - t0);
       const p = process.cpuUsage(p0);
       const h = hostTimes();
       return {
         processPct: Math.round(((p.user + p.system) / 1000 / wallMs) * 100),
         hostPct: Math.round(((h.busy - h0.busy) / Math.max(1, h.total - h0.total)) * 100),
+        peakRssMiB: Math.round(Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20),
       };
     },
   };
@@ -350,7 +365,7 @@ function report(results: ScenarioResult[], opts: Options, slots: number, meta: R
     if ('error' in r.service) continue;
     const s = r.service;
     out.push(
-      `${r.executor}/${r.shape}: CPU of this process (API + driver + client) ${s.benchProcessCpuPct}% of a core, ` +
+      `${r.executor}/${r.shape}: CPU of this process (API + driver + client) ${s.benchProcessCpuPct}% of a core, peak RSS ${s.peakRssMiB} MiB, ` +
         `machine ${s.hostCpuBusyPct}% busy, load ${s.loadAvg1}; batch time_completed ${secs(s.timeCompletedMs)}; HTTP retries ${s.retries}`,
     );
     const t = s.temporal;
@@ -391,7 +406,8 @@ async function main(): Promise<number> {
     const rest = argv.filter((_, i) => i !== scenarioAt && (argv[scenarioAt]!.includes('=') || i !== scenarioAt + 1));
     if (name === 'load-test') return runLoadTest(rest, (failure) => (failed = failure));
     if (name === 'ui-pages') return runUiPagesBench(rest, (failure) => (failed = failure));
-    process.stderr.write(`unknown --scenario ${name} (known: load-test, ui-pages)\n`);
+    if (name === 'worker-tuning') return runWorkerTuning(rest, (failure) => (failed = failure));
+    process.stderr.write(`unknown --scenario ${name} (known: load-test, ui-pages, worker-tuning)\n`);
     return 2;
   }
   let opts: Options;

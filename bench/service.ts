@@ -149,10 +149,12 @@ export async function startInfra(opts: { dataDir: string; stamp: string; tempora
 /** API + driver + local agents for one executor; resolves once every agent is active. */
 export async function startService(
   infra: Infra,
-  opts: { executor: Executor; agents: number; cores: number; pools?: string },
+  opts: { executor: Executor; agents: number; cores: number; pools?: string; env?: Record<string, string> },
 ): Promise<Service> {
   const env: Record<string, string> = {
     ...infra.env,
+    // A scenario's own settings (e.g. the worker tuning it measures); the ones below are the bench's.
+    ...opts.env,
     HB_EXECUTOR: opts.executor,
     HB_LOCAL_POOLS: opts.pools ?? `standard:${opts.agents}`,
     HB_AGENT_CORES: String(opts.cores),

@@ -116,7 +116,7 @@ export async function startDriver(deps: {
     ...(deps.workflowBundlePath ? { workflowBundle: { codePath: deps.workflowBundlePath } } : { workflowsPath }),
     activities: createActivities({ db, config, log, metrics }, { driver: cloud, apiUrl: deps.apiUrl ?? config.api.url }),
     interceptors: { activity: [activityMetricsInterceptor(metrics)] },
-    ...workerTuning,
+    ...workerTuning(config.temporal.worker),
   });
   const metricsServer = await startMetricsServer({
     host: config.metrics.driverHost,

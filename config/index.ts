@@ -20,6 +20,16 @@ const EnvSchema = z.object({
   HB_TEMPORAL_UI_PORT: port.default(8233),
   HB_TEMPORAL_CLI: z.string().optional(),
   HB_TASK_QUEUE: z.string().default('hail-batch'),
+  /**
+   * The driver's Temporal worker (temporal.config.ts says why each default; `npm run bench --
+   * --scenario worker-tuning` measures them): workflow tasks run at once and their pollers,
+   * activities and local activities run at once, workflows kept in the cache.
+   */
+  HB_WORKER_WORKFLOW_TASK_SLOTS: positiveInt.min(2).max(1000).default(100),
+  HB_WORKER_WORKFLOW_TASK_POLLERS: positiveInt.min(2).max(100).default(10),
+  HB_WORKER_ACTIVITY_SLOTS: positiveInt.max(2000).default(200),
+  HB_WORKER_LOCAL_ACTIVITY_SLOTS: positiveInt.max(2000).default(100),
+  HB_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(2000),
 
   HB_API_HOST: z.string().default('127.0.0.1'),
   HB_API_PORT: port.default(5050),
@@ -240,6 +250,14 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
       cliPath: e.HB_TEMPORAL_CLI,
       taskQueue: e.HB_TASK_QUEUE,
       dbFile: path.join(dataDir, 'temporal.sqlite'),
+      worker: {
+        workflowTaskSlots: e.HB_WORKER_WORKFLOW_TASK_SLOTS,
+        // The SDK refuses more pollers than slots.
+        workflowTaskPollers: Math.min(e.HB_WORKER_WORKFLOW_TASK_POLLERS, e.HB_WORKER_WORKFLOW_TASK_SLOTS),
+        activitySlots: e.HB_WORKER_ACTIVITY_SLOTS,
+        localActivitySlots: e.HB_WORKER_LOCAL_ACTIVITY_SLOTS,
+        cachedWorkflows: e.HB_WORKER_CACHED_WORKFLOWS,
+      },
     },
     api: {
       host: e.HB_API_HOST,

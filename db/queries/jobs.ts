@@ -1,14 +1,14 @@
-import { and, asc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import { batches, batchUpdates, jobGroups, jobParents, jobs } from '../schema';
 import { rawRows, type Db, type Queryable } from '../client';
 import { DbError } from './errors';
 import { lockBatch, lockBatchUpdate, setBatchCancelled } from './batches';
 import { applyCounts, cancelBatchRows, countState, emptyDelta, releaseChildren, settleReleased } from './dag';
-import { chunk } from './sql-util';
+import { chunk, textArray } from './sql-util';
 import { checkEarlierGroups, commitJobGroups, JOB_IN_CANCELLED_GROUP } from './job-groups';
 import { enqueueJobGroupCallbacks } from './job-group-callbacks';
 import type { JobSpec } from '../../domain/job-spec';
-import { COMPLETE_JOB_STATES, deriveBatchState, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
+import { COMPLETE_JOB_STATES, deriveBatchState, JOB_STATES, type BatchState, type CompleteJobState, type JobState } from '../../domain/states';
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -140,9 +140,10 @@ export async function commitUpdate(db: Db, batchId: number, updateId: number, no
   });
 }
 
-const incomplete = notInArray(jobs.state, [...COMPLETE_JOB_STATES]);
-
 export type FinishResult = { changed: boolean; batchComplete: boolean };
+
+/** One job of `finishJobs`: the state it ends in, with its exit code and own end time. */
+export type FinishItem = { jobId: number; state: CompleteJobState; exitCode?: number | null; endTime?: number };
 
 /**
  * Moves a job to a complete state exactly once and walks the DAG below it. `endTime` is when
@@ -156,21 +157,53 @@ export async function finishJob(
   state: CompleteJobState,
   opts: { exitCode?: number | null; now: number; endTime?: number; from?: readonly JobState[] },
 ): Promise<FinishResult> {
+  const item: FinishItem = { jobId, state, exitCode: opts.exitCode ?? null, ...(opts.endTime !== undefined ? { endTime: opts.endTime } : {}) };
+  const r = await finishJobs(db, batchId, [item], opts);
+  return { changed: r.changed.has(jobId), batchComplete: r.batchComplete };
+}
+
+/**
+ * finishJob for several jobs of one batch in one transaction: one lock of the batch row, one
+ * update of the jobs, one walk of the DAG below them all and one roll-up of the counts, as
+ * finishing them one by one would leave things. A job named twice is finished once (the first
+ * item); a job no longer in one of the `from` states is left alone. `changed`: the jobs this
+ * call finished.
+ */
+export async function finishJobs(
+  db: Db,
+  batchId: number,
+  items: readonly FinishItem[],
+  opts: { now: number; from?: readonly JobState[] },
+): Promise<{ changed: Set<number>; batchComplete: boolean }> {
+  const first = new Map<number, FinishItem>();
+  for (const i of items) if (!first.has(i.jobId)) first.set(i.jobId, i);
+  if (first.size === 0) return { changed: new Set(), batchComplete: false };
+  const values = sql.join(
+    [...first.values()].map(
+      (i) => sql`(${i.jobId}::int, ${i.state}::job_state, ${i.endTime ?? opts.now}::bigint, ${i.exitCode ?? null}::int)`,
+    ),
+    sql`, `,
+  );
+  const states = opts.from ? [...opts.from] : JOB_STATES.filter((x) => !(COMPLETE_JOB_STATES as readonly string[]).includes(x));
   return db.transaction(async (tx) => {
     await lockBatch(tx, batchId);
-    const updated = await tx
-      .update(jobs)
-      .set({ state, endTime: opts.endTime ?? opts.now, exitCode: opts.exitCode ?? null })
-      .where(
-        and(eq(jobs.batchId, batchId), eq(jobs.jobId, jobId), opts.from ? inArray(jobs.state, [...opts.from]) : incomplete),
-      )
-      .returning({ jobId: jobs.jobId });
-    if (updated.length === 0) return { changed: false, batchComplete: false };
+    const rows = await rawRows<{ job_id: number; state: CompleteJobState }>(
+      tx,
+      sql`UPDATE jobs j SET state = v.state, end_time = v.end_time, exit_code = v.exit_code
+            FROM (VALUES ${values}) AS v(job_id, state, end_time, exit_code)
+           WHERE j.batch_id = ${batchId} AND j.job_id = v.job_id AND j.state::text = ANY(${textArray(states)})
+          RETURNING j.job_id, v.state::text AS state`,
+    );
+    if (rows.length === 0) return { changed: new Set<number>(), batchComplete: false };
     const delta = emptyDelta();
-    countState(delta, state, [jobId]);
-    await releaseChildren(tx, batchId, [jobId], state === 'Success' ? [] : [jobId], opts.now, delta);
+    const byState = new Map<CompleteJobState, number[]>();
+    for (const r of rows) byState.set(r.state, [...(byState.get(r.state) ?? []), r.job_id]);
+    for (const [state, ids] of byState) countState(delta, state, ids);
+    const done = rows.map((r) => r.job_id);
+    const bad = rows.filter((r) => r.state !== 'Success').map((r) => r.job_id);
+    await releaseChildren(tx, batchId, done, bad, opts.now, delta);
     const batchComplete = await applyCounts(tx, batchId, delta, opts.now);
-    return { changed: true, batchComplete };
+    return { changed: new Set(done), batchComplete };
   });
 }
 

@@ -13,37 +13,45 @@ const SCHEDULABLE = sql`j.state = 'Ready' AND j.launch_token IS NOT NULL AND NOT
 export type PoolDemand = UserDemand & { pool: string; readyAlwaysRun: number };
 
 /**
- * Each user's running and schedulable cores per shared pool, in one aggregate. Running means
- * an open attempt: a job whose attempt ended but whose workflow has not yet recorded it has
- * already given its cores back, and counting it would starve its user for that moment.
- * Job-private jobs are left out: each has a VM of its own and takes no part in fair share.
+ * Each user's running and schedulable cores per shared pool. Running means an open attempt: a
+ * job whose attempt ended but whose workflow has not yet recorded it has already given its
+ * cores back, and counting it would starve its user for that moment. Job-private jobs are
+ * left out: each has a VM of its own and takes no part in fair share.
+ *
+ * Two reads, each on a partial index of the few rows it needs: Running jobs (`jobs_running`),
+ * and Ready jobs a job workflow owns (`jobs_schedulable`: at most a batch's window each), never
+ * the unclaimed Ready rows, which are most of a big batch's jobs.
  */
 export async function poolDemand(q: Queryable): Promise<PoolDemand[]> {
-  const rows = await rawRows<{
-    pool: string;
-    user: string;
-    running: string | number;
-    ready: string | number;
-    ready_always_run: string | number;
-  }>(
+  const running = await rawRows<{ pool: string; user: string; running: string | number }>(
     q,
-    sql`SELECT j.pool, b."user" AS "user",
-          coalesce(sum(j.cores_mcpu) FILTER (WHERE j.state = 'Running' AND a.end_time IS NULL), 0) AS running,
-          coalesce(sum(j.cores_mcpu) FILTER (WHERE ${SCHEDULABLE}), 0) AS ready,
-          count(*) FILTER (WHERE ${SCHEDULABLE} AND j.always_run) AS ready_always_run
-        FROM jobs j JOIN batches b ON b.id = j.batch_id
-        LEFT JOIN attempts a
-          ON j.state = 'Running' AND a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id
-        WHERE j.state IN ('Ready', 'Running') AND j.pool <> ${JOB_PRIVATE_POOL}
-        GROUP BY j.pool, b."user"`,
+    sql`SELECT j.pool, b."user" AS "user", sum(j.cores_mcpu) AS running
+          FROM jobs j JOIN batches b ON b.id = j.batch_id
+          JOIN attempts a ON a.batch_id = j.batch_id AND a.job_id = j.job_id AND a.attempt_id = j.attempt_id AND a.end_time IS NULL
+         WHERE j.state = 'Running' AND j.pool <> ${JOB_PRIVATE_POOL}
+         GROUP BY j.pool, b."user"`,
   );
-  return rows.map((r) => ({
-    pool: r.pool,
-    user: r.user,
-    runningCoresMcpu: Number(r.running),
-    readyCoresMcpu: Number(r.ready),
-    readyAlwaysRun: Number(r.ready_always_run),
-  }));
+  const ready = await rawRows<{ pool: string; user: string; ready: string | number; ready_always_run: string | number }>(
+    q,
+    sql`SELECT j.pool, b."user" AS "user", sum(j.cores_mcpu) AS ready, count(*) FILTER (WHERE j.always_run) AS ready_always_run
+          FROM jobs j JOIN batches b ON b.id = j.batch_id
+         WHERE ${SCHEDULABLE} AND j.pool <> ${JOB_PRIVATE_POOL}
+         GROUP BY j.pool, b."user"`,
+  );
+  const out = new Map<string, PoolDemand>();
+  const entry = (pool: string, user: string): PoolDemand => {
+    const key = JSON.stringify([pool, user]);
+    let d = out.get(key);
+    if (!d) out.set(key, (d = { pool, user, runningCoresMcpu: 0, readyCoresMcpu: 0, readyAlwaysRun: 0 }));
+    return d;
+  };
+  for (const r of running) entry(r.pool, r.user).runningCoresMcpu = Number(r.running);
+  for (const r of ready) {
+    const d = entry(r.pool, r.user);
+    d.readyCoresMcpu = Number(r.ready);
+    d.readyAlwaysRun = Number(r.ready_always_run);
+  }
+  return [...out.values()];
 }
 
 export type CandidateJob = SchedulableJob & { user: string; alwaysRun: boolean };

@@ -54,6 +54,9 @@ export const jobs = pgTable(
     // The autoscaler's look for reports that never reached their job workflow reads the Running
     // jobs each loop: few at any time, among up to millions of rows.
     index('jobs_running').on(t.batchId, t.jobId).where(sql`${t.state} = 'Running'`),
+    // What the scheduler may place: Ready jobs a job workflow owns, at most a window per batch
+    // among a big batch's Ready rows (the demand aggregate and each round's candidates).
+    index('jobs_schedulable').on(t.pool, t.batchId, t.jobId).where(sql`${t.state} = 'Ready' AND ${t.launchToken} IS NOT NULL`),
   ],
 );
 

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { useTestDatabase } from '../support/db-url';
 import { rawRows } from '../../db/client';
 import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
-import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
+import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, finishJobs, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
 import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
 import { activateInstance, getInstance, insertInstance } from '../../db/queries/instances';
 import { parseJobBunch } from '../../domain/spec';
@@ -270,5 +270,61 @@ describe('batches and their billing project', () => {
     ).rejects.toMatchObject({ kind: 'forbidden', field: 'billing_project' });
     const retry = await createBatch(db, { user: 'u', billingProject: 'closing', token: 'before-close', attributes: {}, callback: null, cancelAfterNFailures: null }, 3);
     expect(retry).toMatchObject({ created: false, batch: { id: first.batch.id } });
+  });
+});
+
+describe('finishing several jobs of a batch in one transaction', () => {
+  it('leaves the batch as finishing them one by one does: states, children, counts, completion', async () => {
+    const shape = [[], [], [], [1, 2], [3], [4, 5]];
+    const one = await batchWith(shape);
+    const many = await batchWith(shape);
+    await finishJob(database.db, one, 1, 'Success', { now: 5, endTime: 4, exitCode: 0 });
+    await finishJob(database.db, one, 2, 'Success', { now: 5, endTime: 4, exitCode: 0 });
+    await finishJob(database.db, one, 3, 'Failed', { now: 5, endTime: 4, exitCode: 1 });
+    const r = await finishJobs(
+      database.db,
+      many,
+      [
+        { jobId: 1, state: 'Success', endTime: 4, exitCode: 0 },
+        { jobId: 2, state: 'Success', endTime: 4, exitCode: 0 },
+        { jobId: 3, state: 'Failed', endTime: 4, exitCode: 1 },
+      ],
+      { now: 5 },
+    );
+    expect([...r.changed].sort()).toEqual([1, 2, 3]);
+    expect(r.batchComplete).toBe(false);
+    expect(await states(many)).toEqual(await states(one));
+    // Job 6 waits for job 4 as well, doomed by its cancelled parent 5.
+    expect(await states(many)).toEqual(['Success', 'Success', 'Failed', 'Ready', 'Cancelled', 'Pending']);
+    const counts = (b: Awaited<ReturnType<typeof getBatch>>) => ({ c: b?.nCompleted, s: b?.nSucceeded, f: b?.nFailed, x: b?.nCancelled });
+    expect(counts(await getBatch(database.db, many))).toEqual(counts(await getBatch(database.db, one)));
+    expect(await getJob(database.db, many, 3)).toMatchObject({ state: 'Failed', exitCode: 1, endTime: 4 });
+
+    // Job 4 ends: job 6 is released Cancelled and the batch is complete, stamped with the
+    // driver's clock, not the job's end.
+    const last = await finishJobs(database.db, many, [{ jobId: 4, state: 'Success', endTime: 6, exitCode: 0 }], { now: 7, from: ['Ready'] });
+    expect(last).toEqual({ changed: new Set([4]), batchComplete: true });
+    expect(await getBatch(database.db, many)).toMatchObject({ nCompleted: 6, timeCompleted: 7 });
+  });
+
+  it('finishes a job named twice once, and leaves jobs that are not in a `from` state alone', async () => {
+    const b = await batchWith([[], [], [1]]);
+    const r = await finishJobs(
+      database.db,
+      b,
+      [
+        { jobId: 1, state: 'Success' },
+        { jobId: 1, state: 'Failed' },
+        { jobId: 3, state: 'Success' },
+      ],
+      { now: 9, from: ['Ready'] },
+    );
+    // Job 3 was Pending when the update ran: not finished; job 1 took its first item.
+    expect([...r.changed]).toEqual([1]);
+    expect(await states(b)).toEqual(['Success', 'Ready', 'Ready']);
+    expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: 1, nSucceeded: 1, nFailed: 0 });
+    // Again: nothing changes, nothing is counted twice.
+    expect((await finishJobs(database.db, b, [{ jobId: 1, state: 'Success' }], { now: 10 })).changed.size).toBe(0);
+    expect(await getBatch(database.db, b)).toMatchObject({ nCompleted: 1 });
   });
 });

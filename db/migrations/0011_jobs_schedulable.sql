@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_schedulable" ON "jobs" USING btree ("pool","batch_id","job_id") WHERE "jobs"."state" = 'Ready' AND "jobs"."launch_token" IS NOT NULL;
