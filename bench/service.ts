@@ -153,14 +153,14 @@ export async function startService(
 ): Promise<Service> {
   const env: Record<string, string> = {
     ...infra.env,
-    // A scenario's own settings (e.g. the worker tuning it measures); the ones below are the bench's.
-    ...opts.env,
     HB_EXECUTOR: opts.executor,
     HB_LOCAL_POOLS: opts.pools ?? `standard:${opts.agents}`,
     HB_AGENT_CORES: String(opts.cores),
     // Own task queue (and so own scheduler workflow) per executor run.
     HB_TASK_QUEUE: `bench-${opts.executor}`,
     HB_DRIVER_METRICS_PORT: '0',
+    // A scenario's own settings (e.g. the worker tuning it measures, a task queue per run).
+    ...opts.env,
   };
   const config = loadConfig(env);
   const log = createLogger(config.logLevel, { proc: `bench-${opts.executor}` });
