@@ -20,7 +20,9 @@ export type PoolDemand = UserDemand & { pool: string; readyAlwaysRun: number };
  *
  * Two reads, each on a partial index of the few rows it needs: Running jobs (`jobs_running`),
  * and Ready jobs a job workflow owns (`jobs_schedulable`: at most a batch's window each), never
- * the unclaimed Ready rows, which are most of a big batch's jobs.
+ * the unclaimed Ready rows, which are most of a big batch's jobs. The two are not one snapshot:
+ * a job claimed, or an attempt ended, between them is seen by one read and not yet the other,
+ * which shifts one round's shares by that job; placements are reserved conditionally anyway.
  */
 export async function poolDemand(q: Queryable): Promise<PoolDemand[]> {
   const running = await rawRows<{ pool: string; user: string; running: string | number }>(
@@ -61,7 +63,7 @@ export type CandidateJob = SchedulableJob & { user: string; alwaysRun: boolean }
  * even in a cancelled batch), then the others, each group in batch and job id order.
  *
  * Shaped for the indexes: per user, its unfinished batches in id order (batches_user_id),
- * and per batch its Ready jobs of the pool in job id order (jobs_ready_pool), each stopping
+ * and per batch its owned Ready jobs of the pool in job id order (jobs_schedulable), each stopping
  * at the budget, so a round reads about as many rows as it may schedule. always_run jobs are
  * rare and not indexed; they are looked for only for users `alwaysRunUsers` says have some.
  */
