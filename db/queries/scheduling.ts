@@ -19,8 +19,9 @@ export type PoolDemand = UserDemand & { pool: string; readyAlwaysRun: number };
  * left out: each has a VM of its own and takes no part in fair share.
  *
  * Two reads, each on a partial index of the few rows it needs: Running jobs (`jobs_running`),
- * and Ready jobs a job workflow owns (`jobs_schedulable`: at most a batch's window each), never
- * the unclaimed Ready rows, which are most of a big batch's jobs. The two are not one snapshot:
+ * and Ready jobs a job workflow owns (`jobs_schedulable` or `jobs_launch_token`, whichever the
+ * planner finds smaller; at most a batch's window each), never the unclaimed Ready rows, which
+ * are most of a big batch's jobs. The two are not one snapshot:
  * a job claimed, or an attempt ended, between them is seen by one read and not yet the other,
  * which shifts one round's shares by that job; placements are reserved conditionally anyway.
  */
