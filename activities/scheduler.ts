@@ -57,6 +57,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     shownLimits = limits;
   }
 
+  /** Sends one placed attempt to its agent; true when the agent has it. */
   async function dispatch(d: Dispatch): Promise<boolean> {
     if (!d.address) return false;
     const result = await dispatchJob(d.address, {
@@ -68,19 +69,23 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       billing_project: d.billingProject,
       job_spec: d.spec,
     });
-    if (result === 'accepted') {
-      // Cancelled while it was on its way: the job workflow's kill may have reached the agent
-      // before the job did, so kill it again now that the agent has it.
-      const { endedMeanwhile } = await markDispatched(db, d, clock(deps));
-      if (endedMeanwhile) {
-        await killJob(d.address, d.batchId, d.jobId);
-        log.info('killed an attempt that ended while being dispatched', { batch_id: d.batchId, job_id: d.jobId });
-      }
-      return true;
-    }
+    if (result === 'accepted') return true;
     await countFailedRequest(db, d.instanceName);
     log.warn('dispatch failed', { instance: d.instanceName, batch_id: d.batchId, job_id: d.jobId });
     return false;
+  }
+
+  /**
+   * Records what the agents accepted, in one statement. An attempt cancelled while it was on
+   * its way: the job workflow's kill may have reached the agent before the job did, so kill
+   * it again now that the agent has it.
+   */
+  async function acknowledge(accepted: Dispatch[]): Promise<void> {
+    for (const d of await markDispatched(db, accepted, clock(deps))) {
+      if (!d.address) continue;
+      await killJob(d.address, d.batchId, d.jobId);
+      log.info('killed an attempt that ended while being dispatched', { batch_id: d.batchId, job_id: d.jobId });
+    }
   }
 
   /** Fair share, candidates and best fit for one pool; reserves what was placed. */
@@ -163,7 +168,9 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       const scheduled = users.reduce((n, u) => n + u.placed, 0);
       const pending = await undispatchedAttempts(db, clock(deps) + 1, 1000);
       const results = await Promise.all(pending.map(dispatch));
-      const dispatched = results.filter(Boolean).length;
+      const accepted = pending.filter((_, i) => results[i]);
+      await acknowledge(accepted);
+      const dispatched = accepted.length;
       const summary = { scheduled, dispatched, undispatched: pending.length - dispatched, users };
       if (scheduled > 0 || pending.length > 0) log.info('scheduling round', summary);
       else if (users.length > 0) log.debug('scheduling round', summary);

@@ -129,17 +129,29 @@ export async function reserveAttempts<T extends Reservation>(db: Db, list: reado
 }
 
 /**
- * Records that the agent has the attempt (the first acknowledgement's time is kept) and says
- * whether the attempt was ended meanwhile without a result, i.e. cancelled or lost while it
- * was on its way, so the caller can kill it on the agent.
+ * Records that the agents have these attempts (the first acknowledgement's time is kept), in
+ * one statement for a whole round, and returns those that were ended meanwhile without a
+ * result, i.e. cancelled or lost while on their way, so the caller can kill them on the agent.
+ * One statement: a round's acknowledgements each waiting for a connection and for its row
+ * (which an agent's report may hold) was most of a busy round's time.
  */
-export async function markDispatched(db: Db, k: AttemptKey, now: number): Promise<{ endedMeanwhile: boolean }> {
-  const [row] = await db
-    .update(attempts)
-    .set({ timeDispatched: sql`coalesce(${attempts.timeDispatched}, ${now}::bigint)` })
-    .where(keyOf(k))
-    .returning({ endTime: attempts.endTime, outcome: attempts.outcome });
-  return { endedMeanwhile: !!row && row.endTime !== null && row.outcome === null };
+export async function markDispatched<K extends AttemptKey>(db: Db, keys: readonly K[], now: number): Promise<K[]> {
+  if (keys.length === 0) return [];
+  const values = sql.join(
+    keys.map((k) => sql`(${k.batchId}::bigint, ${k.jobId}::int, ${k.attemptId}::text)`),
+    sql`, `,
+  );
+  const rows = await rawRows<{ batch_id: string | number; job_id: number; attempt_id: string; ended_meanwhile: boolean }>(
+    db,
+    sql`UPDATE attempts a SET time_dispatched = coalesce(a.time_dispatched, ${now}::bigint)
+          FROM (VALUES ${values}) AS v(batch_id, job_id, attempt_id)
+         WHERE a.batch_id = v.batch_id AND a.job_id = v.job_id AND a.attempt_id = v.attempt_id
+        RETURNING a.batch_id, a.job_id, a.attempt_id, a.end_time IS NOT NULL AND a.outcome IS NULL AS ended_meanwhile`,
+  );
+  const ended = rows.filter((r) => r.ended_meanwhile);
+  const key = (b: number, j: number, a: string) => `${b}/${j}/${a}`;
+  const endedKeys = new Set(ended.map((r) => key(Number(r.batch_id), r.job_id, r.attempt_id)));
+  return keys.filter((k) => endedKeys.has(key(k.batchId, k.jobId, k.attemptId)));
 }
 
 export type Dispatch = AttemptKey & {

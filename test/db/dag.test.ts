@@ -7,7 +7,7 @@ import { useTestDatabase } from '../support/db-url';
 import { rawRows } from '../../db/client';
 import { createBatch, createUpdate, getBatch } from '../../db/queries/batches';
 import { cancelBatchJobs, claimReadyJobs, commitUpdate, finishJob, finishJobs, getJob, insertJobs, listJobPage } from '../../db/queries/jobs';
-import { endAttempt, reserveAttempt } from '../../db/queries/attempts';
+import { endAttempt, getAttempt, markDispatched, reserveAttempt } from '../../db/queries/attempts';
 import { activateInstance, getInstance, insertInstance } from '../../db/queries/instances';
 import { parseJobBunch } from '../../domain/spec';
 import { ensureBillingProject } from '../../db/queries/users';
@@ -194,6 +194,24 @@ describe('claims and attempts', () => {
     expect(await endAttempt(db, key, { endTime: 3, outcome: 'succeeded', exitCode: 0 })).toBe(true);
     expect(await endAttempt(db, key, { endTime: 4, outcome: 'failed', exitCode: 1 })).toBe(false);
     expect((await getInstance(db, 'i-1'))?.freeCoresMcpu).toBe(4000);
+  });
+
+  it("acknowledges a round's dispatches at once, keeps the first time, and names those ended meanwhile", async () => {
+    const db = database.db;
+    const b = await batchWith([[], [], []]);
+    await claimReadyJobs(db, b, 'm/0', 3);
+    await insertInstance(db, { name: 'i-m', pool: 'standard', coresMcpu: 4000, activationTokenHash: 'h', now: 1 });
+    await activateInstance(db, 'i-m', { address: 'http://127.0.0.1:1', tokenHash: 'x', now: 1 });
+    const keys = [1, 2, 3].map((jobId) => ({ batchId: b, jobId, attemptId: `m${jobId}m${jobId}m`, tag: `k${jobId}` }));
+    for (const k of keys) expect(await reserveAttempt(db, { ...k, instanceName: 'i-m', coresMcpu: 1000, now: 2 })).toBe(true);
+    // Job 2's attempt was cancelled on its way (no result); job 3's already reported one.
+    await endAttempt(db, keys[1]!, { endTime: 3, outcome: null, reason: 'cancelled' });
+    await endAttempt(db, keys[2]!, { endTime: 3, outcome: 'succeeded', exitCode: 0 });
+    const ended = await markDispatched(db, keys, 5);
+    expect(ended).toEqual([keys[1]]);
+    expect(await markDispatched(db, [keys[0]!], 9)).toEqual([]);
+    expect((await getAttempt(db, keys[0]!))?.timeDispatched).toBe(5);
+    expect(await markDispatched(db, [], 9)).toEqual([]);
   });
 
   it('a reservation that does not fit the instance changes nothing', async () => {
