@@ -2,6 +2,7 @@
  * The one error envelope: `{"error": {"code", "message", "field"?}}` with a closed set of codes
  * and one status per code. Domain and database failures are translated here and nowhere else.
  */
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { SpecError } from '../domain/errors';
@@ -57,6 +58,24 @@ export function toApiError(e: unknown): ApiError {
 }
 
 export function errorResponse(c: Context, e: ApiError): Response {
+  setReasonPhrase(c, e.message);
   const body = { error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) } };
   return c.json(body, e.status);
+}
+
+/**
+ * Hail's services raise errors with aiohttp's `reason=`, so the text travels in the HTTP reason
+ * phrase too, and hailtop's `ClientResponseError` shows it as `message='…'`: what its users see
+ * and what its tests match, quoting intact (the JSON body's `"` makes Python escape a `'`).
+ * The body stays the envelope. Only served requests have a Node response (`c.env.outgoing`).
+ */
+function setReasonPhrase(c: Context, message: string): void {
+  const out = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (out && !out.headersSent) out.statusMessage = reasonPhrase(message);
+}
+
+/** A reason phrase Node accepts: printable ASCII (a control byte would make writeHead throw), bounded. */
+export function reasonPhrase(message: string): string {
+  const text = message.replace(/[^\x20-\x7e]+/g, ' ').trim().slice(0, 512);
+  return text || 'error';
 }

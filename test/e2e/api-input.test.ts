@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { job, startTestService, waitForBatch, type TestService } from '../support/service';
 import { batches } from '../../db/schema';
 import { count } from 'drizzle-orm';
+import { reasonPhrase } from '../../api/errors';
 
 let s: TestService;
 beforeAll(async () => {
@@ -27,6 +28,8 @@ async function expectError(res: Response, status: number, pattern: RegExp, field
   const body = (await res.json()) as { error: { code: string; message: string; field?: string } };
   expect(body.error.message).toMatch(pattern);
   if (field) expect(body.error.field).toBe(field);
+  // As Hail's services do, the text is the reason phrase too (hailtop shows it as `message=`).
+  expect(res.statusText).toBe(reasonPhrase(body.error.message));
 }
 
 const fast = (bunch: unknown[], batch: Record<string, unknown> = {}) =>
@@ -51,6 +54,24 @@ describe('authentication', () => {
     await expectError(await s.api(`/api/v1alpha/batches/${id}/jobs/1`, { token: bob }), 404, /not found/);
     await expectError(await fast([], { billing_project: 'nonexistent' }), 403, /unknown billing project/, 'billing_project');
     await waitForBatch(s, id);
+  });
+});
+
+describe('error texts', () => {
+  it("travel in the reason phrase as Hail's do, quotes intact and control bytes replaced", async () => {
+    const res = await s.api('/api/v1alpha/batches/create-fast', {
+      method: 'POST',
+      json: {
+        batch: { billing_project: s.billingProject, n_jobs: 0, n_job_groups: 1, token: 'tok-attrs' },
+        bunch: [],
+        job_groups: [{ job_group_id: 1, in_update_parent_id: 0, attributes: { foo: 1 } }],
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.statusText).toMatch(/foo.* is not <class 'str'>/);
+    expect(reasonPhrase('a\r\nb\u00e9c')).toBe('a b c');
+    expect(reasonPhrase('\n')).toBe('error');
+    expect(reasonPhrase('x'.repeat(2000))).toHaveLength(512);
   });
 });
 
