@@ -123,6 +123,10 @@ def pytest_collection_finish(session):
     # Collection already made (and cached) a deploy config: the next client makes a Terra one.
     import hailtop.config.deploy_config as dc
     dc.deploy_config = None
+    # Test modules that read it at import (test_batch's `deploy_config`) get the same one.
+    for module in {item.module for item in session.items if getattr(item, 'module', None)}:
+        if isinstance(getattr(module, 'deploy_config', None), dc.DeployConfig):
+            module.deploy_config = dc.get_deploy_config()
 PY
 export PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}"
 host_port=${URL#http://}
