@@ -58,6 +58,8 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
   if (executor.kind === 'docker' && volumes === null) log.warn('storage quotas are not enforced: scratch volumes need root, mount and mkfs.ext4');
   const orphans = await executor.removeOrphans(name);
   if (orphans > 0) log.warn('removed containers left by an earlier run', { count: orphans });
+  // One slot per smallest job (a quarter core), as the scheduler may fill the machine with them.
+  await executor.warmUp(name, Math.max(1, Math.floor(settings.cores * 4)));
   // Scratch files of an earlier run belong to attempts nobody will report any more.
   await rm(settings.scratchDir, { recursive: true, force: true });
   await mkdir(settings.scratchDir, { recursive: true });
@@ -102,6 +104,8 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
       await attempts.killAll();
       await Promise.race([attempts.idle(), sleep(STOP_GRACE_MS)]);
       lifetime.abort();
+      // What is left of this instance's containers once its attempts are idle: the network holders.
+      await executor.removeOrphans(name).catch((err: unknown) => log.warn('removing containers at stop failed', { error: String(err) }));
       if (await activated) await client.deactivate();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -13,7 +13,11 @@ import { FakeApi } from './fake-api';
 import { createJob, createRequest, ensureDocker, getLog, jobSpec, pollUntil, type TestAgent } from './helpers';
 
 const docker = new Docker();
-const containersOf = (instance: string) => docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
+const containersOf = (instance: string, role?: string) =>
+  docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_INSTANCE}=${instance}`, ...(role ? [`hail-batch.container=${role}`] : [])] },
+  });
 const sh = (script: string) => ['/bin/sh', '-c', script];
 
 executorConformance('docker', {
@@ -92,11 +96,11 @@ executorConformance('docker', {
       }
     });
 
-    it('labels its containers and leaves none behind', async () => {
+    it('labels its containers and leaves only its idle network holders behind', async () => {
       const t = agent();
       const body = createRequest(jobSpec({ command: sh('sleep 60') }), { job_id: 3, attempt_id: 'lbl1' });
       expect(await createJob(t, body)).toBe(200);
-      const running = await pollUntil(async () => (await containersOf(t.name)).find((c) => c.State === 'running'));
+      const running = await pollUntil(async () => (await containersOf(t.name, 'main')).find((c) => c.State === 'running'));
       expect(running?.Labels).toMatchObject({
         [LABEL_INSTANCE]: t.name,
         'hail-batch.batch_id': String(body.batch_id),
@@ -107,7 +111,34 @@ executorConformance('docker', {
       const del = await fetch(`${t.agent.url}/api/v1alpha/batches/${body.batch_id}/jobs/3/delete`, { method: 'DELETE' });
       expect(del.status).toBe(200);
       await t.agent.attempts.idle();
-      expect(await containersOf(t.name)).toEqual([]);
+      // What stays are the network holders, idle and labelled as such; they go when the agent does.
+      const left = await containersOf(t.name);
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.every((c) => c.Labels['hail-batch.container'] === 'network' && c.Labels['hail-batch.job_id'] === undefined)).toBe(true);
+    });
+
+    it("lends main containers network namespaces that each next job finds as Docker made them", async () => {
+      const t = agent();
+      const holders = (await containersOf(t.name, 'network')).length;
+      // One holder per slot is made before the agent activates (2 cores: 8 quarter-core jobs).
+      expect(holders).toBeGreaterThanOrEqual(8);
+      const run = async (script: string) => {
+        const body = createRequest(jobSpec({ command: sh(script) }));
+        expect(await createJob(t, body)).toBe(200);
+        const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1), 60_000);
+        return { state: done.status.state, log: (await getLog(t, body.batch_id, 1, 'main')).text };
+      };
+      const poison = 'echo nameserver 6.6.6.6 >> /etc/resolv.conf && echo wrote-resolv; echo 6.6.6.6 evil >> /etc/hosts && echo wrote-hosts; cat /etc/hostname';
+      const first = await run(poison);
+      expect(first.log).not.toMatch(/wrote-/);
+      // Jobs run one after another take the same holder back (the pool is a stack): same namespace,
+      // same hostname, and nothing the first job tried to leave.
+      const second = await run('cat /etc/hostname /etc/resolv.conf /etc/hosts');
+      expect(second.state).toBe('succeeded');
+      expect(second.log.split('\n')[0]).toBe(first.log.trim().split('\n').pop());
+      expect(second.log).not.toContain('6.6.6.6');
+      // Borrowed and given back: the pool neither grew nor shrank.
+      expect((await containersOf(t.name, 'network')).length).toBe(holders);
     });
 
     it('measures the per-job overhead of a trivial container', async () => {
@@ -154,7 +185,7 @@ it('an agent process stops cleanly on SIGTERM: kills containers, deactivates, ex
     const body = createRequest(jobSpec({ command: sh('sleep 60') }));
     expect(await createJob(t, body)).toBe(200);
     await api.waitFor(() => api.of('job_started')[0]);
-    expect(await containersOf(name)).toHaveLength(1);
+    expect(await containersOf(name, 'main')).toHaveLength(1);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(api.of('deactivate')).toHaveLength(1);

@@ -4,7 +4,7 @@
  * and removed.
  */
 import { createWriteStream } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { isImageReference } from '../../domain/image-ref';
@@ -16,6 +16,7 @@ import { cgroupFilesOf, cgroupProbe, treeBytes } from '../usage-probes';
 import { startUsageMonitor, type UsageMonitor } from '../usage-monitor';
 import { copierScript } from './copier-script';
 import { ensureJobNetwork } from '../job-network';
+import { NETWORK_FILES, NetworkHolders, type Holder } from '../network-holders';
 import { commandNotExecutable, pullFailure, timeoutError } from './errors';
 import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
 
@@ -26,6 +27,8 @@ export const LABEL_INSTANCE = 'hail-batch.instance';
 const PULL_TIMEOUT_MS = 10 * 60_000;
 // The log stream ends when the container stops; don't let a stuck stream hold the attempt.
 const LOG_DRAIN_TIMEOUT_MS = 5_000;
+// Idle network holders an agent keeps: a job slot's worth on the largest machine (0.25 cores a job).
+const MAX_IDLE_HOLDERS = 256;
 
 export type DockerExecutorOptions = {
   copierImage: string;
@@ -45,6 +48,8 @@ export class DockerExecutor implements Executor {
 
   /** The network main containers join; null: Docker's default bridge (isolation could not be set up). */
   private jobNetwork: string | null = null;
+  /** Network namespaces lent to main containers; set up by prepare(). */
+  private holders: NetworkHolders | null = null;
 
   async prepare(): Promise<string[]> {
     await this.docker.ping().catch((err: unknown) => {
@@ -55,6 +60,12 @@ export class DockerExecutor implements Executor {
     });
     const network = await ensureJobNetwork(this.docker);
     this.jobNetwork = network.name;
+    this.holders = new NetworkHolders(this.docker, {
+      image: this.options.copierImage,
+      network: network.name,
+      labels: (instance) => instanceLabels(instance, 'network'),
+      maxIdle: MAX_IDLE_HOLDERS,
+    });
     return network.isolated ? [] : [`jobs run on Docker's default bridge and can reach this machine and private addresses (${network.why})`];
   }
 
@@ -62,6 +73,11 @@ export class DockerExecutor implements Executor {
     const found = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${instance}`] } });
     await Promise.all(found.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
     return found.length;
+  }
+
+  /** A network holder per job slot, made before the agent takes jobs (after its orphans went). */
+  async warmUp(instance: string, slots: number): Promise<void> {
+    await this.holders?.fill(instance, slots);
   }
 
   async run(task: ContainerTask): Promise<ContainerResult> {
@@ -97,11 +113,13 @@ export class DockerExecutor implements Executor {
     timing.creating = startSpan();
     task.onProgress('creating', timing);
     let container: Docker.Container;
+    const holder = task.kind === 'command' ? await this.leaseHolder(task) : null;
     try {
       const imageVolumes = task.kind === 'command' && task.writableLayerDir !== null ? await this.imageVolumeMounts(image, task.writableLayerDir) : [];
-      container = await this.docker.createContainer(this.containerOptions(task, image, imageVolumes));
+      container = await this.docker.createContainer(this.containerOptions(task, image, imageVolumes, holder));
     } catch (err) {
       finishSpan(timing.creating);
+      if (holder) await this.holders?.release(holder.holder, true);
       return ended({ state: 'error', exitCode: null, outOfMemory: false, error: `creating container: ${message(err)}` });
     }
     finishSpan(timing.creating);
@@ -118,8 +136,37 @@ export class DockerExecutor implements Executor {
       // The layer's bind must go before Docker deletes the layer directory under it.
       if (unbindLayer) await container.kill().catch(() => undefined);
       await unbindLayer?.();
-      await container.remove({ force: true, v: true }).catch(() => undefined);
+      const removed = await container.remove({ force: true, v: true }).then(
+        () => true,
+        () => false,
+      );
+      // Only a namespace no process of the job is left in goes back to the pool.
+      if (holder) await this.holders?.release(holder.holder, removed);
     }
+  }
+
+  /**
+   * A network holder for a main container, with the read-only copies of its files in the
+   * container's own scratch directory. Null (the container gets a network of its own, as
+   * without a pool) when no holder can be made, e.g. Docker's files are not readable here.
+   */
+  private async leaseHolder(task: ContainerTask): Promise<{ holder: Holder; filesDir: string } | null> {
+    if (this.holders === null) return null;
+    let holder: Holder;
+    try {
+      holder = await this.holders.lease(task.attempt.instance);
+    } catch {
+      return null;
+    }
+    const filesDir = path.join(path.dirname(task.logPath), 'network');
+    try {
+      await mkdir(filesDir, { recursive: true });
+      for (const name of NETWORK_FILES) await writeFile(path.join(filesDir, name), holder.files[name], { mode: 0o644 });
+    } catch {
+      await this.holders.release(holder, true);
+      return null;
+    }
+    return { holder, filesDir };
   }
 
   private async runCreated(container: Docker.Container, task: ContainerTask, timing: Timing): Promise<ContainerResult> {
@@ -213,7 +260,12 @@ export class DockerExecutor implements Executor {
     );
   }
 
-  private containerOptions(task: ContainerTask, image: string, imageVolumes: Docker.MountSettings[] = []): Docker.ContainerCreateOptions {
+  private containerOptions(
+    task: ContainerTask,
+    image: string,
+    imageVolumes: Docker.MountSettings[] = [],
+    holder: { holder: Holder; filesDir: string } | null = null,
+  ): Docker.ContainerCreateOptions {
     const labels = attemptLabels(task.attempt, task.name);
     const ioMount = { Type: 'bind' as const, Source: task.ioDir, Target: '/io', ReadOnly: false };
     if (task.kind === 'copy') {
@@ -236,14 +288,19 @@ export class DockerExecutor implements Executor {
     }
     // Without MemorySwap equal to Memory the container swaps instead of being OOM-killed.
     const memory = task.memoryBytes > 0 ? Math.max(6 * 1024 * 1024, Math.floor(task.memoryBytes * 0.99)) : 0;
+    // Docker leaves a path alone that is mounted already: the holder's files stay its own.
+    const networkFiles: Docker.MountSettings[] = holder
+      ? NETWORK_FILES.map((name) => ({ Type: 'bind' as const, Source: path.join(holder.filesDir, name), Target: `/etc/${name}`, ReadOnly: true }))
+      : [];
+    const networkMode = holder ? `container:${holder.holder.id}` : this.jobNetwork;
     return {
       Image: image,
       Cmd: task.command,
       Env: Object.entries(task.env).map(([k, v]) => `${k}=${v}`),
       Labels: labels,
       HostConfig: {
-        Mounts: [ioMount, ...imageVolumes],
-        ...(this.jobNetwork ? { NetworkMode: this.jobNetwork } : {}),
+        Mounts: [ioMount, ...imageVolumes, ...networkFiles],
+        ...(networkMode ? { NetworkMode: networkMode } : {}),
         NanoCpus: task.coresMcpu > 0 ? task.coresMcpu * 1_000_000 : undefined,
         Memory: memory || undefined,
         MemorySwap: memory || undefined,
@@ -352,6 +409,11 @@ function pullDone(stream: NodeJS.ReadableStream, signal: AbortSignal): Promise<v
     stream.once('end', () => finish(failure));
     stream.once('close', () => finish(failure));
   });
+}
+
+/** What marks a container as this instance's (holders carry only this and their role). */
+function instanceLabels(instance: string, container: string): Record<string, string> {
+  return { [LABEL_INSTANCE]: instance, 'hail-batch.container': container };
 }
 
 export function attemptLabels(a: AttemptLabels, container: string): Record<string, string> {

@@ -69,6 +69,8 @@ export interface Executor {
   run(task: ContainerTask): Promise<ContainerResult>;
   /** Removes leftovers of an earlier run of this instance (containers from a crashed agent). */
   removeOrphans(instance: string): Promise<number>;
+  /** Makes ahead what each of `slots` concurrent jobs would otherwise wait for at its start. */
+  warmUp(instance: string, slots: number): Promise<void>;
 }
 
 /** What a container killed with SIGKILL exits with; the kernel's OOM killer sends SIGKILL. */

@@ -30,6 +30,9 @@ export class ProcessExecutor implements Executor {
     return [];
   }
 
+  /** Nothing to make ahead: a process starts as it is. */
+  async warmUp(): Promise<void> {}
+
   async removeOrphans(): Promise<number> {
     // Process groups die with the agent's kill; there is nothing durable to find.
     return 0;
