@@ -24,6 +24,8 @@ export type PassResult = {
   scheduledByPool?: Record<string, number>;
   /** Pools whose rate-limit budget held back jobs this round. */
   limitedPools?: string[];
+  /** How long the round took: the scheduler ends its workflow task after a run of rounds this long. */
+  elapsedMs?: number;
 };
 
 /** What the scheduler workflow gives a round: each rate-limited pool's budget of jobs. */
@@ -137,6 +139,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
      */
     async schedulePass(input: PassInput = {}): Promise<PassResult> {
       const endRound = deps.metrics?.schedulerRound.startTimer();
+      const startedAt = performance.now();
       showRateLimits(input.rateLimits ?? {});
       const rows = await schedulableInstances(db);
       const users: UserDecision[] = [];
@@ -175,7 +178,8 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       if (scheduled > 0 || pending.length > 0) log.info('scheduling round', summary);
       else if (users.length > 0) log.debug('scheduling round', summary);
       endRound?.();
-      return { scheduled, dispatched, more: roundWantsMore(users), users, scheduledByPool, limitedPools };
+      const elapsedMs = Math.round(performance.now() - startedAt);
+      return { scheduled, dispatched, more: roundWantsMore(users), users, scheduledByPool, limitedPools, elapsedMs };
     },
   };
 }
