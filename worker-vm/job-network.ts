@@ -100,21 +100,29 @@ export async function ensureJobNetwork(docker: Docker): Promise<JobNetwork> {
   } catch (e) {
     return { name: null, isolated: false, why: `iptables: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
   }
-  const existing = await docker.listNetworks({ filters: { name: [JOB_NETWORK] } });
-  if (!existing.some((n) => n.Name === JOB_NETWORK)) {
-    await docker
-      .createNetwork({
-        Name: JOB_NETWORK,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: { 'hail-batch.network': 'jobs' },
-        // Containers on it reach each other only through published ports, as on separate VMs.
-        Options: { 'com.docker.network.bridge.name': JOB_BRIDGE, 'com.docker.network.bridge.enable_icc': 'false' },
-      })
-      .catch((e: unknown) => {
-        // Another agent on this machine made it meanwhile.
-        if (!/already exists/i.test(String(e))) throw e;
-      });
-  }
+  await ensureBridgeNetwork(docker, JOB_NETWORK, JOB_BRIDGE);
   return { name: JOB_NETWORK, isolated: true };
+}
+
+/**
+ * Makes the bridge network `name` (on host bridge `bridge`, no traffic between its containers)
+ * unless it exists. Agents starting side by side on one machine race here: Docker refuses the
+ * loser with "already exists" or, by the bridge name, "conflicts with network"; whatever the
+ * words, the network being there afterwards is what counts.
+ */
+export async function ensureBridgeNetwork(docker: Docker, name: string, bridge: string): Promise<void> {
+  const present = async () => (await docker.listNetworks({ filters: { name: [name] } })).some((n) => n.Name === name);
+  if (await present()) return;
+  try {
+    await docker.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Labels: { 'hail-batch.network': 'jobs' },
+      // Containers on it reach each other only through published ports, as on separate VMs.
+      Options: { 'com.docker.network.bridge.name': bridge, 'com.docker.network.bridge.enable_icc': 'false' },
+    });
+  } catch (e) {
+    if (!(await present())) throw e;
+  }
 }
