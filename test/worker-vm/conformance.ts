@@ -96,6 +96,16 @@ export function executorConformance(
       expect((await getLog(t, body.batch_id, 1, 'main')).text).toBe('bad\n');
     });
 
+    it('keeps the whole log of a main that exits at once, a last line without newline included', async () => {
+      for (let i = 0; i < 3; i++) {
+        const body = createRequest(jobSpec({ command: sh("printf 'first\\nlast, no newline'") }));
+        expect(await createJob(t, body)).toBe(200);
+        const done = await t.api.waitFor(() => t.api.completionOf(body.batch_id, 1));
+        expect(done.status.state).toBe('succeeded');
+        expect((await getLog(t, body.batch_id, 1, 'main')).text).toBe('first\nlast, no newline');
+      }
+    });
+
     it('serves the log while main runs, and a DELETE kills it without a report', async () => {
       const body = createRequest(jobSpec({ command: sh('echo started; sleep 60') }));
       expect(await createJob(t, body)).toBe(200);

@@ -3,7 +3,6 @@
  * labels naming its instance and attempt, so containers left by a crashed agent can be found
  * and removed.
  */
-import { createWriteStream } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -18,6 +17,7 @@ import { copierScript } from './copier-script';
 import { ensureJobNetwork } from '../job-network';
 import { NETWORK_FILES, NetworkHolders, type Holder } from '../network-holders';
 import { commandNotExecutable, pullFailure, timeoutError } from './errors';
+import { followLogs } from './docker-logs';
 import { SIGKILL_EXIT_CODE, type AttemptLabels, type ContainerResult, type ContainerTask, type Executor } from './executor';
 
 export const LABEL_INSTANCE = 'hail-batch.instance';
@@ -25,8 +25,6 @@ export const LABEL_INSTANCE = 'hail-batch.instance';
 // No registry answers on an offline machine, but a real one may be slow: bound it anyway so
 // an attempt can never hang in pulling.
 const PULL_TIMEOUT_MS = 10 * 60_000;
-// The log stream ends when the container stops; don't let a stuck stream hold the attempt.
-const LOG_DRAIN_TIMEOUT_MS = 5_000;
 // Idle network holders an agent keeps: a job slot's worth on the largest machine (0.25 cores a job).
 const MAX_IDLE_HOLDERS = 256;
 
@@ -182,7 +180,7 @@ export class DockerExecutor implements Executor {
       await appendFile(task.logPath, `${notExecutable.reason}\n`).catch(() => undefined);
       return { timing, state: 'failed', exitCode: notExecutable.exitCode, outOfMemory: false };
     }
-    const logs = this.followLogs(container, task.logPath);
+    const logs = followLogs(this.docker, container, task.logPath);
     const monitor = await this.monitorUsage(container, task);
 
     let timedOut = false;
@@ -306,43 +304,6 @@ export class DockerExecutor implements Executor {
         MemorySwap: memory || undefined,
       },
     };
-  }
-
-  /**
-   * Streams the container's stdout and stderr into its log file as they are produced. The
-   * returned drain() waits (briefly) for the stream to end once the container has stopped.
-   */
-  private followLogs(container: Docker.Container, logPath: string): { drain: () => Promise<void> } {
-    const out = createWriteStream(logPath, { flags: 'a' });
-    // A log file that cannot be written loses the log, not the agent.
-    out.on('error', () => undefined);
-    let stream: NodeJS.ReadableStream | undefined;
-    const ended = (async () => {
-      stream = await container.logs({ follow: true, stdout: true, stderr: true });
-      const s = stream;
-      await new Promise<void>((resolve) => {
-        // Kept for the stream's whole life: an 'error' nobody listens to kills the process.
-        s.on('error', () => resolve());
-        s.once('end', () => resolve());
-        s.once('close', () => resolve());
-        this.docker.modem.demuxStream(s, out, out);
-      });
-    })().catch(() => undefined); // a container removed under us has no more logs to give
-    let drained: Promise<void> | undefined;
-    const drain = () => (drained ??= finish());
-    const finish = async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_DRAIN_TIMEOUT_MS)));
-      await Promise.race([ended, late]);
-      clearTimeout(timer);
-      (stream as { destroy?: () => void } | undefined)?.destroy?.();
-      await new Promise<void>((resolve) => {
-        if (out.closed) return resolve();
-        out.once('close', () => resolve());
-        out.end();
-      });
-    };
-    return { drain };
   }
 
   /** Returns why the image is unusable, or null when it is present (pulling it if need be). */
