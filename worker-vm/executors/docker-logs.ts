@@ -27,6 +27,16 @@ function pump(docker: Docker, stream: NodeJS.ReadableStream, sink: Sink): Promis
   });
 }
 
+/** Waits for `p`, but no longer than the drain timeout: a stuck stream must not hold the attempt. */
+async function briefly(p: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_DRAIN_TIMEOUT_MS)));
+  await Promise.race([p, late]);
+  clearTimeout(timer);
+}
+
+const destroy = (stream: NodeJS.ReadableStream | undefined) => (stream as { destroy?: () => void } | undefined)?.destroy?.();
+
 function closeFile(out: WriteStream): Promise<void> {
   return new Promise<void>((resolve) => {
     if (out.closed) return resolve();
@@ -72,20 +82,14 @@ export function followLogs(docker: Docker, container: Docker.Container, logPath:
     };
     // Following a stopped container's log gives all of it and ends.
     const again = await container.logs({ follow: true, stdout: true, stderr: true });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_DRAIN_TIMEOUT_MS)));
-    await Promise.race([pump(docker, again, rest), late]);
-    clearTimeout(timer);
-    (again as { destroy?: () => void }).destroy?.();
+    await briefly(pump(docker, again, rest));
+    destroy(again);
   };
 
   let drained: Promise<void> | undefined;
   const finish = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOG_DRAIN_TIMEOUT_MS)));
-    await Promise.race([ended, late]);
-    clearTimeout(timer);
-    (stream as { destroy?: () => void } | undefined)?.destroy?.();
+    await briefly(ended);
+    destroy(stream);
     await catchUp().catch(() => undefined);
     await closeFile(out);
   };
