@@ -26,6 +26,11 @@ export type PassResult = {
   limitedPools?: string[];
   /** How long the round took: the scheduler ends its workflow task after a run of rounds this long. */
   elapsedMs?: number;
+  /**
+   * When the round ended (epoch ms). With elapsedMs it dates the round's start, so the
+   * workflow measures a run of rounds by the wall clock, waits between them included.
+   */
+  endedAt?: number;
 };
 
 /** What the scheduler workflow gives a round: each rate-limited pool's budget of jobs. */
@@ -179,7 +184,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       else if (users.length > 0) log.debug('scheduling round', summary);
       endRound?.();
       const elapsedMs = Math.round(performance.now() - startedAt);
-      return { scheduled, dispatched, more: roundWantsMore(users), users, scheduledByPool, limitedPools, elapsedMs };
+      return { scheduled, dispatched, more: roundWantsMore(users), users, scheduledByPool, limitedPools, elapsedMs, endedAt: Date.now() };
     },
   };
 }

@@ -7,6 +7,7 @@
  */
 import { condition, continueAsNew, log, patched, proxyLocalActivities, setHandler, sleep, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { PassResult } from '../activities/scheduler';
 import { schedulerActivity } from './activity-options';
 import { rateLimitsQuery, schedulerPokeSignal, setRateLimitSignal, type RateLimitChange, type SchedulerWorkflowInput } from './definitions';
 import { limitedWaitMs, rateLimitProblem, roundBudgets, spend, withRateLimit, type Buckets, type RateLimits } from '../domain/rate-limit';
@@ -14,11 +15,23 @@ import { limitedWaitMs, rateLimitProblem, roundBudgets, spend, withRateLimit, ty
 const acts = proxyLocalActivities<Activities>(schedulerActivity);
 
 /**
- * Rounds run back to back (a round that filled up) are local activities of one workflow task,
- * which stays open until they stop: signals and queries wait, and past 5 s the SDK warns
- * (TMPRL1104). After this much round time in a row the task is ended with a 1 ms timer.
+ * Rounds run back to back (a round that filled up, or a poke already in hand) are local
+ * activities of one workflow task, which stays open until they stop: signals and queries
+ * wait, and past 5 s the SDK warns (TMPRL1104). After this long in a row the task is ended
+ * with a 1 ms timer. The length is the rounds' own wall clock (from the first one's start to
+ * the last one's end, as the activities recorded them), so the waits for local-activity slots
+ * between rounds on a busy worker count too, not only the rounds' work.
  */
 const MAX_ROUNDS_PER_TASK_MS = 1500;
+
+/** A run of rounds: when its first round started, and how long it has lasted. */
+function extendRun(run: { startMs: number | null; ms: number }, round: PassResult): { startMs: number | null; ms: number } {
+  const elapsed = round.elapsedMs ?? 0;
+  // Rounds recorded before rounds carried their end time: their own lengths, summed.
+  if (round.endedAt === undefined) return { startMs: null, ms: run.ms + elapsed };
+  const startMs = run.startMs ?? round.endedAt - elapsed;
+  return { startMs, ms: Math.max(run.ms + elapsed, round.endedAt - startMs) };
+}
 
 export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<void> {
   let poked = true;
@@ -38,27 +51,32 @@ export async function schedulerWorkflow(input: SchedulerWorkflowInput): Promise<
   });
   setHandler(setRateLimitSignal, change);
   setHandler(rateLimitsQuery, () => limits);
-  let roundsMs = 0;
+  const fresh = { startMs: null, ms: 0 };
+  let run: { startMs: number | null; ms: number } = fresh;
   for (;;) {
     poked = false;
     const planned = roundBudgets(limits, buckets, Date.now());
     const round = await acts.schedulePass({ budgets: planned.budgets, rateLimits: limits });
     buckets = spend(planned.buckets, round.scheduledByPool ?? {});
     const limited = round.limitedPools ?? [];
-    roundsMs += round.elapsedMs ?? 0;
+    run = extendRun(run, round);
     // Held back by a limit: nothing a poke brings can be placed before tokens return, so a
     // plain timer (no predicate re-evaluated on every poke while the pool is throttled).
     if (limited.length > 0) {
       await sleep(limitedWaitMs(limits, buckets, limited, input.intervalMs));
-      roundsMs = 0;
+      run = fresh;
     } else if (!round.more) {
-      // A poke already in hand means the next round runs in this same task.
+      if (poked && run.ms >= MAX_ROUNDS_PER_TASK_MS && patched('scheduler-task-per-rounds-poked')) {
+        // A poke in hand would run the next round in this same task: end it first.
+        await sleep(1);
+        run = fresh;
+      }
       const waits = !poked;
       await condition(() => poked, input.intervalMs);
-      if (waits) roundsMs = 0;
-    } else if (roundsMs >= MAX_ROUNDS_PER_TASK_MS && patched('scheduler-task-per-rounds')) {
+      if (waits) run = fresh;
+    } else if (run.ms >= MAX_ROUNDS_PER_TASK_MS && patched('scheduler-task-per-rounds')) {
       await sleep(1);
-      roundsMs = 0;
+      run = fresh;
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);

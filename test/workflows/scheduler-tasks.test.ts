@@ -31,7 +31,10 @@ const typeOf = (e: HistoryEvent): string => {
   return ty === 'markerRecordedEventAttributes' ? `marker:${e.markerRecordedEventAttributes?.markerName ?? ''}` : ty;
 };
 
-async function runScheduler(rounds: (n: number) => Omit<PassResult, 'users' | 'scheduled' | 'dispatched'>, until: number): Promise<string[]> {
+/** `wallMs`: how long a round really takes, when it is not what it reports as its elapsedMs. */
+type Round = Omit<PassResult, 'users' | 'scheduled' | 'dispatched' | 'endedAt'> & { wallMs?: number };
+
+async function runScheduler(rounds: (n: number) => Round, until: number): Promise<string[]> {
   const taskQueue = uniqueTaskQueue('sched-tasks');
   let n = 0;
   const worker = await Worker.create({
@@ -42,9 +45,10 @@ async function runScheduler(rounds: (n: number) => Omit<PassResult, 'users' | 's
     activities: {
       async schedulePass(): Promise<PassResult> {
         n += 1;
-        const r = rounds(n);
-        if (r.elapsedMs) await new Promise((resolve) => setTimeout(resolve, r.elapsedMs));
-        return { scheduled: 1, dispatched: 1, users: [], ...r };
+        const { wallMs, ...r } = rounds(n);
+        const ms = wallMs ?? r.elapsedMs;
+        if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
+        return { scheduled: 1, dispatched: 1, users: [], ...r, endedAt: Date.now() };
       },
     },
   });
@@ -84,6 +88,15 @@ it('ends its workflow task after 1.5 s of back-to-back rounds', async () => {
   // No task held more than 4 rounds (1.6 s): the 12 chained rounds were cut by 1 ms timers.
   expect(Math.max(...perTask), perTask.join(',')).toBeLessThanOrEqual(4);
   expect(types.filter((ty) => ty === 'timerStartedEventAttributes').length).toBeGreaterThanOrEqual(3);
+}, 120_000);
+
+it('counts the time between rounds too: quick rounds that each wait for a slot still end the task', async () => {
+  // Rounds that report 10 ms of work but end 400 ms apart (as on a busy worker, where each
+  // local activity waits for a slot): by the wall clock the run passes 1.5 s after 4 rounds.
+  const types = await runScheduler((n) => ({ more: n <= 12, elapsedMs: 10, wallMs: 400 }), 13);
+  const perTask = roundsPerTask(types);
+  expect(Math.max(...perTask), perTask.join(',')).toBeLessThanOrEqual(5);
+  expect(types.filter((ty) => ty === 'timerStartedEventAttributes').length).toBeGreaterThanOrEqual(2);
 }, 120_000);
 
 it('keeps quick back-to-back rounds in one task', async () => {
