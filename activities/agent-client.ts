@@ -3,6 +3,7 @@
  * repeat: the agent answers 403 to a job it already has and 200 to a kill of a job it lacks.
  */
 import type { JobSpec } from '../domain/job-spec';
+import type { CloudCredentials } from '../storage/user-credentials';
 
 export type DispatchBody = {
   batch_id: number;
@@ -11,6 +12,8 @@ export type DispatchBody = {
   job_group_id: number;
   user: string;
   billing_project: string;
+  /** Only for jobs that name cloud files; the agent uses them for the copies and nothing else. */
+  cloud_credentials?: CloudCredentials;
   job_spec: JobSpec;
 };
 

@@ -1,6 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { clock } from './deps';
 import { dispatchJob, killJob } from './agent-client';
+import { cloudsNamed, readUserCredentials, type CloudCredentials } from '../storage/user-credentials';
 import { selectCandidates, type SchedulableInstance } from '../domain/fair-share';
 import { planPool, roundWantsMore, summarizeRound, type UserDecision } from '../domain/scheduling-round';
 import { JOB_PRIVATE_POOL } from '../domain/pools';
@@ -64,9 +65,21 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     shownLimits = limits;
   }
 
+  /**
+   * The user's cloud identities for the clouds a job's files name; none for the (usual) job
+   * that names no cloud file, so a job carries a secret only when it needs one.
+   */
+  async function credentialsFor(d: Dispatch): Promise<CloudCredentials | undefined> {
+    const dir = deps.config.storage.userCredentialsDir;
+    const clouds = cloudsNamed(d.spec);
+    if (dir === null || clouds.length === 0) return undefined;
+    return readUserCredentials(dir, d.user, clouds, (problem) => log.error('unusable user credentials', { user: d.user, problem }));
+  }
+
   /** Sends one placed attempt to its agent; true when the agent has it. */
   async function dispatch(d: Dispatch): Promise<boolean> {
     if (!d.address) return false;
+    const credentials = await credentialsFor(d);
     const result = await dispatchJob(d.address, {
       batch_id: d.batchId,
       job_id: d.jobId,
@@ -74,6 +87,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       job_group_id: d.spec.job_group_id,
       user: d.user,
       billing_project: d.billingProject,
+      ...(credentials ? { cloud_credentials: credentials } : {}),
       job_spec: d.spec,
     });
     if (result === 'accepted') return true;

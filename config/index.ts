@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isImageReference } from '../domain/image-ref';
+import type { StorageEndpoints } from '../storage/user-buckets';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -102,6 +103,8 @@ const EnvSchema = z.object({
   /** The host uid:gid the copier runs as and output files belong to, when the agent is root. */
   HB_STORAGE_UID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
   HB_STORAGE_GID: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(10_000),
+  /** One directory per user holding that user's own cloud identities (storage/user-credentials.ts). */
+  HB_USER_CREDENTIALS_DIR: z.string().refine((v) => path.posix.isAbsolute(v) && !v.includes('\0'), 'an absolute path').optional(),
 
   /** Where logs, status documents and resource usage files go: a directory, a GCS bucket or an Azure container. */
   HB_OBJECT_STORE: z.enum(['local', 'gcs', 'azure']).default('local'),
@@ -115,6 +118,11 @@ const EnvSchema = z.object({
   /** The GCS JSON API endpoint; unset for storage.googleapis.com (an emulator in tests). */
   HB_GCS_API_ENDPOINT: z.string().url().optional(),
   HB_GCS_PROJECT: z.string().optional(),
+  /** Test only: the Blob endpoint of an emulator, `{account}` standing for the URL's account (http://127.0.0.1:10000/{account}). */
+  HB_AZURE_BLOB_ENDPOINT: z
+    .string()
+    .refine((v) => v.includes('{account}') && URL.canParse(v.replace('{account}', 'a')), 'a URL with {account} in it')
+    .optional(),
   HB_AZURE_STORAGE_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'expected an Azure container name').optional(),
   /** https://<account>.blob.core.windows.net, used with the managed identity. */
   HB_AZURE_STORAGE_ACCOUNT_URL: z.string().url().optional(),
@@ -214,6 +222,10 @@ export type StorageConfig = {
   rootsFor(project: string): string[];
   /** Which clouds' object URLs jobs may name: the cloud whose storage the deployment uses. */
   clouds: { gcp: boolean; azure: boolean };
+  /** Where users' own cloud identities are kept (the driver reads them); null for none. */
+  userCredentialsDir: string | null;
+  /** The clouds' storage endpoints the agent copies jobs' cloud files through. */
+  endpoints: StorageEndpoints;
 };
 
 /**
@@ -365,6 +377,7 @@ function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
     HB_GCS_BUCKET: e.HB_GCS_BUCKET,
     HB_GCS_API_ENDPOINT: e.HB_GCS_API_ENDPOINT,
     HB_GCS_PROJECT: e.HB_GCS_PROJECT,
+    HB_AZURE_BLOB_ENDPOINT: e.HB_AZURE_BLOB_ENDPOINT,
     HB_AZURE_STORAGE_CONTAINER: e.HB_AZURE_STORAGE_CONTAINER,
     HB_AZURE_STORAGE_ACCOUNT_URL: e.HB_AZURE_STORAGE_ACCOUNT_URL,
   };
@@ -378,6 +391,8 @@ function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageCo
     owner: { uid: e.HB_STORAGE_UID, gid: e.HB_STORAGE_GID },
     rootsFor: (project) => rootsFor(base, project),
     clouds: { gcp: e.HB_OBJECT_STORE === 'gcs', azure: e.HB_OBJECT_STORE === 'azure' },
+    userCredentialsDir: e.HB_USER_CREDENTIALS_DIR ?? null,
+    endpoints: { gcs: e.HB_GCS_API_ENDPOINT ?? null, azureBlob: e.HB_AZURE_BLOB_ENDPOINT ?? null },
   };
 }
 

@@ -77,6 +77,7 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
     client,
     log,
     volumes,
+    cloudStorage: config.storage.endpoints,
   });
 
   let stopping = false;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { JobSpec } from '../domain/job-spec';
+import { CloudCredentialsSchema, type CloudCredentials } from '../storage/user-credentials';
 
 const id = z.number().int().nonnegative();
 const transfer = z.object({ from: z.string().min(1), to: z.string().min(1) });
@@ -37,6 +38,8 @@ const JobCreateRequestSchema = z.looseObject({
   job_group_id: id.optional(),
   user: z.string().default(''),
   billing_project: z.string().default(''),
+  /** The user's own cloud identities, sent only for jobs that name cloud files. */
+  cloud_credentials: CloudCredentialsSchema.optional(),
   job_spec: jobSpec,
 });
 
@@ -48,6 +51,7 @@ export type JobCreateRequest = {
   job_group_id?: number;
   user: string;
   billing_project: string;
+  cloud_credentials?: CloudCredentials;
   job_spec: Pick<JobSpec, 'process' | 'env' | 'always_copy_output' | 'timeout' | 'input_files' | 'output_files'> & {
     resources: Pick<JobSpec['resources'], 'cores_mcpu' | 'memory_bytes' | 'storage_gib'>;
     job_group_id?: number;

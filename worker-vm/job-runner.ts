@@ -8,12 +8,14 @@ import type { ContainerName } from '../domain/job-spec';
 import { resourceUsageHeader } from '../domain/resource-usage';
 import { logKey, resourceUsageKey, statusKey } from '../storage/keys';
 import type { ObjectStore } from '../storage/object-store';
+import type { StorageEndpoints } from '../storage/user-buckets';
 import type { Attempt } from './attempt';
 import type { CpuSemaphore } from './cpu-semaphore';
 import type { DriverClient } from './driver-client';
 import type { ContainerResult, ContainerTask, Executor } from './executors/executor';
 import type { Logger } from './logger';
 import { attemptExitCode, attemptOutcome, type ContainerStatus } from './status';
+import { copyCloud, type CloudTransfer } from './cloud-copy';
 import { allowTransfers, type Owner } from './storage-access';
 import type { ScratchVolumes } from './scratch-volume';
 import { storageQuotaBytes } from './storage-quota';
@@ -35,6 +37,8 @@ export type RunnerDeps = {
   log: Logger;
   /** Makes the per-attempt volumes that enforce storage quotas; null where they cannot be made. */
   volumes: ScratchVolumes | null;
+  /** Where the clouds' storage APIs are, for jobs' gs:// and Azure Blob files. */
+  cloudStorage: StorageEndpoints;
 };
 
 export async function runAttempt(a: Attempt, deps: RunnerDeps): Promise<void> {
@@ -113,7 +117,7 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   await writeFile(logPath, '');
   await writeFile(a.usagePath(name), resourceUsageHeader());
 
-  const task = await buildTask(a, name, logPath, deps.storage, (state, timing) => {
+  const onProgress: ContainerTask['onProgress'] = (state, timing) => {
     status.state = state;
     status.timing = timing;
     // Billing starts when main does, not when inputs start downloading: report main's own start.
@@ -121,14 +125,17 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
       a.mainStartTime = timing.running?.start_time ?? Date.now();
       a.startedReport = deps.client.jobStarted({ ...a.ref, start_time: a.mainStartTime, resources: a.resources });
     }
-  });
+  };
+  const step = await planStep(a, name, logPath, deps.storage, onProgress);
   let result: ContainerResult;
-  if ('refused' in task) {
+  if ('refused' in step) {
     // A location the job may not use (or no host file at all): an Error, nothing read or written.
-    await writeFile(logPath, `${task.refused}\n`);
-    result = { state: 'error', timing: {}, exitCode: null, outOfMemory: false, error: task.refused };
+    await writeFile(logPath, `${step.refused}\n`);
+    result = { state: 'error', timing: {}, exitCode: null, outOfMemory: false, error: step.refused };
   } else {
-    result = await deps.executor.run(task);
+    let ran: ContainerResult | null = step.task ? await deps.executor.run(step.task) : null;
+    if (step.cloud.length > 0 && (ran === null || ran.state === 'succeeded')) ran = await runCloudCopies(a, name as 'input' | 'output', step.cloud, logPath, ran, onProgress, deps);
+    result = ran!;
   }
   status.state = result.state;
   status.timing = result.timing;
@@ -138,30 +145,37 @@ async function runContainer(a: Attempt, name: ContainerName, deps: RunnerDeps): 
   return status;
 }
 
-async function buildTask(
+/** What one step runs: a container (none for a copy step with only cloud files) and its cloud copies. */
+type StepPlan = { task: ContainerTask | null; cloud: CloudTransfer[] } | { refused: string };
+
+async function planStep(
   a: Attempt,
   name: ContainerName,
   logPath: string,
   storage: AgentStorage,
   onProgress: ContainerTask['onProgress'],
-): Promise<ContainerTask | { refused: string }> {
+): Promise<StepPlan> {
   const spec = a.request.job_spec;
   const base = { name, attempt: a.labels, ioDir: a.ioDir, logPath, usagePath: a.usagePath(name), signal: a.abort.signal, onProgress };
   if (name === 'main') {
     return {
-      ...base,
-      kind: 'command',
-      image: spec.process.image,
-      command: spec.process.command,
-      env: mainEnv(a),
-      coresMcpu: spec.resources.cores_mcpu,
-      memoryBytes: spec.resources.memory_bytes,
-      timeoutMs: spec.timeout === null ? null : spec.timeout * 1000,
-      writableLayerDir: a.volume?.writableLayerDir ?? null,
+      task: {
+        ...base,
+        kind: 'command',
+        image: spec.process.image,
+        command: spec.process.command,
+        env: mainEnv(a),
+        coresMcpu: spec.resources.cores_mcpu,
+        memoryBytes: spec.resources.memory_bytes,
+        timeoutMs: spec.timeout === null ? null : spec.timeout * 1000,
+        writableLayerDir: a.volume?.writableLayerDir ?? null,
+      },
+      cloud: [],
     };
   }
   const plan = planTransfers(name, name === 'input' ? spec.input_files : spec.output_files);
   if (!plan.ok) return { refused: `refused: ${plan.error}` };
+  if (plan.transfers.length === 0) return { task: null, cloud: plan.cloud };
   const project = a.request.billing_project;
   const allowed = await allowTransfers(name, plan.transfers, {
     roots: storage.rootsFor(project),
@@ -169,7 +183,41 @@ async function buildTask(
     owner: storage.owner,
   });
   if (!allowed.ok) return { refused: allowed.error };
-  return { ...base, kind: 'copy', direction: name, transfers: allowed.transfers };
+  return { task: { ...base, kind: 'copy', direction: name, transfers: allowed.transfers }, cloud: plan.cloud };
+}
+
+/**
+ * A step's cloud files, copied by the agent after its host files (if any) as one step: one
+ * log, one running span from the first copy's start to the last one's end.
+ */
+async function runCloudCopies(
+  a: Attempt,
+  direction: 'input' | 'output',
+  cloud: CloudTransfer[],
+  logPath: string,
+  before: ContainerResult | null,
+  onProgress: ContainerTask['onProgress'],
+  deps: RunnerDeps,
+): Promise<ContainerResult> {
+  const start = before?.timing.running?.start_time ?? Date.now();
+  onProgress('running', { ...before?.timing, running: { start_time: start, finish_time: null, duration: null } });
+  const copied = await copyCloud(direction, cloud, {
+    ioDir: a.ioDir,
+    credentials: a.request.cloud_credentials ?? {},
+    endpoints: deps.cloudStorage,
+    owner: deps.storage.owner,
+    user: a.request.user,
+    logPath,
+    signal: a.abort.signal,
+  });
+  const end = Date.now();
+  const timing = { ...before?.timing, running: { start_time: start, finish_time: end, duration: end - start } };
+  if (copied.ok) return { state: 'succeeded', timing, exitCode: 0, outOfMemory: false };
+  if (a.abort.signal.aborted) return { state: 'cancelled', timing, exitCode: null, outOfMemory: false };
+  // A refusal is the job's Error (as for host paths); a copy that failed is the step failing,
+  // with its reason in the step's log, as the host copier's would be.
+  if (copied.refused) return { state: 'error', timing, exitCode: null, outOfMemory: false, error: copied.error };
+  return { state: 'failed', timing, exitCode: 1, outOfMemory: false };
 }
 
 /** The spec's env, then Hail's own variables, which the job cannot override. */

@@ -92,15 +92,36 @@ describe('transfers', () => {
     expect(planTransfers('input', [{ from: 'file:///data/in%20put.txt', to: '/io/a/b.txt' }])).toEqual({
       ok: true,
       transfers: [{ hostPath: '/data/in put.txt', ioPath: 'a/b.txt' }],
+      cloud: [],
     });
     expect(planTransfers('output', [{ from: '/io/out', to: '/results/out' }])).toEqual({
       ok: true,
       transfers: [{ hostPath: '/results/out', ioPath: 'out' }],
+      cloud: [],
     });
   });
 
-  it('refuses cloud URLs and paths outside /io', () => {
-    expect(planTransfers('input', [{ from: 'gs://bucket/x', to: '/io/x' }])).toMatchObject({ ok: false });
+  it('sets cloud URLs apart for the agent, parsed', () => {
+    expect(
+      planTransfers('input', [
+        { from: 'gs://bucket-1/dir/x.txt', to: '/io/x.txt' },
+        { from: '/data/y', to: '/io/y' },
+        { from: 'https://acct1.blob.core.windows.net/data/in%20z', to: '/io/z' },
+      ]),
+    ).toEqual({
+      ok: true,
+      transfers: [{ hostPath: '/data/y', ioPath: 'y' }],
+      cloud: [
+        { url: 'gs://bucket-1/dir/x.txt', object: { cloud: 'gcp', bucket: 'bucket-1', name: 'dir/x.txt' }, ioPath: 'x.txt' },
+        { url: 'https://acct1.blob.core.windows.net/data/in%20z', object: { cloud: 'azure', account: 'acct1', container: 'data', name: 'in z' }, ioPath: 'z' },
+      ],
+    });
+  });
+
+  it('refuses malformed cloud URLs, other schemes and paths outside /io', () => {
+    expect(planTransfers('input', [{ from: 'gs://bucket/../x', to: '/io/x' }])).toMatchObject({ ok: false });
+    expect(planTransfers('input', [{ from: 's3://bucket/x', to: '/io/x' }])).toMatchObject({ ok: false });
+    expect(planTransfers('input', [{ from: 'gs://bucket/x', to: '/etc/x' }])).toMatchObject({ ok: false });
     expect(planTransfers('input', [{ from: '/x', to: '/tmp/x' }])).toMatchObject({ ok: false });
     expect(planTransfers('output', [{ from: '/io/../etc/passwd', to: '/x' }])).toMatchObject({ ok: false });
   });

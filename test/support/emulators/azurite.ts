@@ -16,12 +16,27 @@ export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2U
 
 export type Azurite = { port: number; blobUrl: string; connectionString: string; stop(): Promise<void> };
 
-export async function startAzurite(opts: { dir: string; port: number; host?: string; tls?: { keyPath: string; certPath: string } }): Promise<Azurite> {
+/**
+ * `accounts`: storage accounts besides the development one, each with its own key (Azurite's
+ * AZURITE_ACCOUNTS), so that one account's key cannot sign for another's.
+ */
+export async function startAzurite(opts: {
+  dir: string;
+  port: number;
+  host?: string;
+  tls?: { keyPath: string; certPath: string };
+  accounts?: { account: string; key: string }[];
+}): Promise<Azurite> {
   mkdirSync(opts.dir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
   const args = [BIN, '--blobHost', host, '--blobPort', String(opts.port), '--location', opts.dir, '--silent', '--skipApiVersionCheck', '--loose'];
   if (opts.tls) args.push('--cert', opts.tls.certPath, '--key', opts.tls.keyPath);
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.dir });
+  const env = { ...process.env };
+  if (opts.accounts) {
+    // Naming accounts replaces the development account, so it is named too.
+    env.AZURITE_ACCOUNTS = [{ account: AZURITE_ACCOUNT, key: AZURITE_KEY }, ...opts.accounts].map((a) => `${a.account}:${a.key}`).join(';');
+  }
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.dir, env });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   await waitForPort(host, opts.port, child, () => stderr);

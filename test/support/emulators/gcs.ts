@@ -4,8 +4,8 @@
  * download, metadata, list with prefix/delimiter/pages, delete), generation preconditions.
  * State lives on disk under `dir`, so a restarted emulator serves what was written before.
  * Served over HTTP, or HTTPS when given a key and certificate (clients that only talk to
- * https://storage.googleapis.com). No authentication is checked: it stands for the cloud,
- * whose IAM is not what these tests are about.
+ * https://storage.googleapis.com). Buckets given members (`iam.grant`) need a token of one of
+ * them, as gcs-iam.ts checks; other buckets take any caller.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -15,8 +15,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
+import { AuthError, GcsIam } from './gcs-iam';
 
-export type GcsEmulator = { url: string; port: number; dir: string; stop(): Promise<void> };
+export type GcsEmulator = { url: string; port: number; dir: string; iam: GcsIam; stop(): Promise<void> };
 
 type ObjectMeta = {
   name: string;
@@ -36,36 +37,67 @@ class HttpError extends Error {
   }
 }
 
-export async function startGcsEmulator(opts: { dir: string; port?: number; host?: string; tls?: { key: string; cert: string } }): Promise<GcsEmulator> {
+/**
+ * `tls`: a second listener over HTTPS on the same state, for clients that talk only to
+ * https://storage.googleapis.com (its host name resolved to `tls.host` for them alone).
+ */
+export async function startGcsEmulator(opts: {
+  dir: string;
+  port?: number;
+  host?: string;
+  tls?: { key: string; cert: string; host: string; port: number };
+}): Promise<GcsEmulator> {
   const root = path.resolve(opts.dir);
   mkdirSync(path.join(root, 'uploads'), { recursive: true });
   const store = new DiskState(root);
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    void handle(store, req, res, opts.tls ? 'https' : 'http').catch((err: unknown) => {
-      const e = err instanceof HttpError ? err : new HttpError(500, String(err), 'backendError');
+  const iam = new GcsIam(root);
+  const handler = (scheme: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+    void handle(store, iam, req, res, scheme).catch((err: unknown) => {
+      const e =
+        err instanceof HttpError
+          ? err
+          : err instanceof AuthError
+            ? new HttpError(err.status, err.message, err.status === 401 ? 'required' : 'forbidden')
+            : new HttpError(500, String(err), 'backendError');
       if (!res.headersSent) res.writeHead(e.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: e.status, message: e.message, errors: [{ reason: e.reason, message: e.message }] } }));
     });
   };
-  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const servers: (http.Server | https.Server)[] = [http.createServer(handler('http'))];
+  if (opts.tls) servers.push(https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler('https')));
+  const at = [
+    { port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' },
+    ...(opts.tls ? [{ port: opts.tls.port, host: opts.tls.host }] : []),
+  ];
+  await Promise.all(
+    servers.map(
+      (server, i) =>
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(at[i]!.port, at[i]!.host, () => resolve());
+        }),
+    ),
+  );
+  const port = (servers[0]!.address() as AddressInfo).port;
   return {
-    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
     port,
     dir: root,
+    iam,
     stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+      Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        ),
+      ).then(() => undefined),
   };
 }
 
-async function handle(store: DiskState, req: http.IncomingMessage, res: http.ServerResponse, scheme: string): Promise<void> {
+async function handle(store: DiskState, iam: GcsIam, req: http.IncomingMessage, res: http.ServerResponse, scheme: string): Promise<void> {
   const url = new URL(req.url ?? '/', `${scheme}://${req.headers.host ?? '127.0.0.1'}`);
   const q = url.searchParams;
   const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
@@ -75,9 +107,19 @@ async function handle(store: DiskState, req: http.IncomingMessage, res: http.Ser
     res.end(JSON.stringify(body));
   };
 
+  // Google's OAuth token endpoint (www.googleapis.com/oauth2/v4/token, oauth2.googleapis.com/token):
+  // a service account's signed assertion for an access token.
+  if (method === 'POST' && (url.pathname === '/oauth2/v4/token' || url.pathname === '/token')) {
+    const form = new URLSearchParams((await readBody(req)).toString());
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') throw new HttpError(400, 'unsupported_grant_type', 'invalid');
+    json(200, iam.exchange(form.get('assertion') ?? ''));
+    return;
+  }
+
   // /upload/storage/v1/b/{bucket}/o
   if (parts[0] === 'upload' && parts[1] === 'storage' && parts[3] === 'b' && parts[5] === 'o' && parts.length === 6) {
     const bucket = parts[4]!;
+    iam.authorize(req.headers.authorization, bucket);
     await store.requireBucket(bucket);
     const body = await readBody(req);
     const uploadType = q.get('uploadType') ?? 'media';
@@ -136,6 +178,7 @@ async function handle(store: DiskState, req: http.IncomingMessage, res: http.Ser
     }
     const bucket = parts[3];
     if (bucket === undefined) throw new HttpError(404, 'Not Found', 'notFound');
+    iam.authorize(req.headers.authorization, bucket);
     await store.requireBucket(bucket);
     if (parts.length === 4 && method === 'GET') {
       json(200, { kind: 'storage#bucket', id: bucket, name: bucket, location: 'US', storageClass: 'STANDARD' });
