@@ -27,6 +27,7 @@ import { JOB_PRIVATE_POOL, parseMachineType } from '../domain/pools';
 import type { JobState } from '../domain/states';
 import { instancesToProbe, retirementReason } from '../domain/instance-health';
 import { probeAgent } from './agent-client';
+import { cataloguePricesToLocations } from './prices';
 
 /** Job-private jobs looked at per loop. */
 const JOB_PRIVATE_PAGE = 300;
@@ -142,8 +143,9 @@ export function createAutoscalerActivities(deps: ActivityDeps, driver: CloudDriv
      * the queue and standing workers up to min_instances, within the pool's limits.
      */
     async scalePools(): Promise<ScaleResult> {
-      // The location monitor: zones/regions and their quotas, re-read when due.
+      // The location monitor: zones/regions and their quotas, re-read when due, priced as the catalogue says.
       await driver.refreshLocations?.();
+      await cataloguePricesToLocations(db, driver);
       const pools = await listPools(db);
       const decisions: Decision[] = [];
       const idle = await idleSince(db);

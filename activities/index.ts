@@ -6,6 +6,7 @@ import { createSchedulerActivities } from './scheduler';
 import { createBillingActivities } from './billing';
 import { createAutoscalerActivities } from './autoscaler';
 import { createCallbackActivities } from './callbacks';
+import { createPriceActivities } from './prices';
 import { createLocalDriver } from './cloud/local';
 import { createClusterActivities } from './clusters';
 import { createLocalNodeDriver } from './clusters/local-nodes';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
     ...createSchedulerActivities(deps),
     ...createBillingActivities(deps),
     ...createAutoscalerActivities(deps, c.driver, c.apiUrl),
+    ...createPriceActivities(deps, c.driver),
     // Callbacks never go to the API itself, at whichever address it is known.
     ...createCallbackActivities(deps, [...new Set([c.apiUrl, deps.config.api.url])]),
     ...createClusterActivities(deps, c.clusterNodes ?? createLocalNodeDriver(deps.config.clusters)),

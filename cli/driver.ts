@@ -15,11 +15,13 @@ import {
   autoscalerWorkflowId,
   billingLimitsWorkflowId,
   callbacksPokeSignal,
+  pricesWorkflowId,
   callbacksWorkflowId,
   schedulerWorkflowId,
   type AutoscalerWorkflowInput,
   type BillingLimitsWorkflowInput,
   type CallbacksWorkflowInput,
+  type PricesWorkflowInput,
   type SchedulerWorkflowInput,
 } from '../workflows/definitions';
 import { seedResources } from '../db/queries/resources';
@@ -56,6 +58,13 @@ export async function ensureScheduler(client: Client, config: Config): Promise<v
 export async function ensureBillingLimits(client: Client, config: Config): Promise<void> {
   const input: BillingLimitsWorkflowInput = { intervalMs: config.driver.billingLimitsIntervalMs };
   await ensureRunning(client, config, 'billingLimitsWorkflow', billingLimitsWorkflowId(config.temporal.taskQueue), input);
+}
+
+/** The reader of the cloud's list prices (clouds only: local prices are the catalogue's own). */
+export async function ensurePrices(client: Client, config: Config): Promise<void> {
+  if (config.cloud.kind === 'local') return;
+  const input: PricesWorkflowInput = { intervalMs: config.cloud.priceRefreshMs };
+  await ensureRunning(client, config, 'pricesWorkflow', pricesWorkflowId(config.temporal.taskQueue), input);
 }
 
 /**
@@ -127,6 +136,7 @@ export async function startDriver(deps: {
   const running = worker.run();
   await ensureScheduler(client, config);
   await ensureBillingLimits(client, config);
+  await ensurePrices(client, config);
   await ensureCallbacks(client, config);
   await ensureAutoscaler(client, config);
   log.info('driver started', { taskQueue: config.temporal.taskQueue, metrics: metricsServer.url });

@@ -142,7 +142,10 @@ const EnvSchema = z.object({
   /** The worker VMs' service account (e-mail); the project's default compute account when unset. */
   HB_GCP_SERVICE_ACCOUNT: z.string().email().optional(),
   HB_GCP_BOOT_IMAGE: z.string().default('projects/debian-cloud/global/images/family/debian-12'),
-  /** Test only: the Compute Engine REST endpoint of an emulator (http://host:port), static token. */
+  /**
+   * Test only: the Compute Engine REST endpoint of an emulator (http://host:port), static
+   * token; the Cloud Billing Catalog is read there too.
+   */
   HB_GCP_API_ENDPOINT: z.string().url().optional(),
   HB_AZURE_SUBSCRIPTION_ID: z.string().uuid().optional(),
   HB_AZURE_RESOURCE_GROUP: z.string().regex(/^[-\w._()]{1,89}[-\w_()]$/, 'an Azure resource group name').optional(),
@@ -156,6 +159,10 @@ const EnvSchema = z.object({
   HB_AZURE_SSH_PUBLIC_KEY: z.string().optional(),
   /** Test only: the Resource Manager endpoint of an emulator (http://host:port), static token. */
   HB_AZURE_ARM_ENDPOINT: z.string().url().optional(),
+  /** Azure's retail prices API (public, https://prices.azure.com); with an ARM emulator, the emulator's. */
+  HB_AZURE_PRICES_ENDPOINT: z.string().url().optional(),
+  /** How often the clouds' list prices are read into the resources catalogue. */
+  HB_PRICE_REFRESH_MS: positiveInt.default(3_600_000),
   /** How often the location monitor re-reads zones, quotas and prices from the cloud. */
   HB_LOCATION_REFRESH_MS: positiveInt.default(60_000),
   /** Labels every cluster node, network and volume this deployment owns (reconciled by it). */
@@ -343,6 +350,7 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
     workerImage: e.HB_WORKER_IMAGE,
     agentEnv: vmAgentEnv(e),
     locationRefreshMs: e.HB_LOCATION_REFRESH_MS,
+    priceRefreshMs: e.HB_PRICE_REFRESH_MS,
     gcp: {
       project: e.HB_GCP_PROJECT ?? '',
       zones: list(e.HB_GCP_ZONES),
@@ -361,6 +369,7 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
       image: e.HB_AZURE_IMAGE,
       sshPublicKey: e.HB_AZURE_SSH_PUBLIC_KEY ?? null,
       armEndpoint: e.HB_AZURE_ARM_ENDPOINT ?? null,
+      pricesEndpoint: e.HB_AZURE_PRICES_ENDPOINT ?? e.HB_AZURE_ARM_ENDPOINT ?? 'https://prices.azure.com',
     },
   };
 }

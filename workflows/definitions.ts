@@ -13,6 +13,8 @@ export const batchPartitionWorkflowId = (batchId: number, slot: number): string 
 export const schedulerWorkflowId = (taskQueue: string): string => `scheduler-${taskQueue}`;
 /** One billing-limit enforcer per task queue, like the scheduler. */
 export const billingLimitsWorkflowId = (taskQueue: string): string => `billing-limits-${taskQueue}`;
+/** One reader of the cloud's list prices per task queue. */
+export const pricesWorkflowId = (taskQueue: string): string => `prices-${taskQueue}`;
 
 /**
  * An update was committed: there may be new Ready jobs. An Update rather than a signal: a
@@ -106,6 +108,7 @@ export type JobWorkflowInput = { batchId: number; jobId: number };
 /** `rateLimits` is carried across continue-as-new, which is how a limit survives restarts. */
 export type SchedulerWorkflowInput = { intervalMs: number; rateLimits?: Record<string, number> };
 export type BillingLimitsWorkflowInput = { intervalMs: number };
+export type PricesWorkflowInput = { intervalMs: number };
 
 /** One autoscaler per task queue: it owns the worker VMs of that deployment. */
 export const autoscalerWorkflowId = (taskQueue: string): string => `autoscaler-${taskQueue}`;

@@ -3,6 +3,7 @@ export { batchPartitionWorkflow } from './batch-partition';
 export { jobWorkflow } from './job';
 export { schedulerWorkflow } from './scheduler';
 export { billingLimitsWorkflow } from './billing-limits';
+export { pricesWorkflow } from './prices';
 export { autoscalerWorkflow } from './autoscaler';
 export { callbacksWorkflow } from './callbacks';
 export { clusterWorkflow, clusterImageWorkflow } from './clusters/cluster';

@@ -7,6 +7,7 @@
  */
 
 import type { LocationBook } from './location-book';
+import type { RegionPrices } from '../../domain/cloud-prices';
 
 /** What the service asks for: the shape of the VM and what it runs for. */
 export type InstanceConfig = {
@@ -45,6 +46,13 @@ export interface CloudDriver {
   refreshLocations?(): Promise<void>;
   /** The locations with quota and price, as last read (clouds only; the local cloud has one). */
   locationBook?: LocationBook;
+  /**
+   * The cloud's list prices per region (clouds only): GCP's Cloud Billing Catalog, Azure's
+   * retail prices for the standard worker of `workerCores` cores.
+   */
+  readPrices?(workerCores: number): Promise<RegionPrices[]>;
+  /** The locations VMs may go to, each with the region its prices are listed under. */
+  priceLocations?(): { location: string; region: string }[];
   /** Makes the machine die abruptly, as a spot VM reclaimed by the cloud would. */
   simulatePreemption(name: string): Promise<void>;
 }

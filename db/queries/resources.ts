@@ -59,6 +59,29 @@ export async function addResourceVersion(db: Db, product: string, rate: number, 
   }
 }
 
+/**
+ * Appends the next version of `product` at `rate` unless its latest version already has that
+ * rate: a price refresh repeated (or run twice at once) adds nothing. Null when nothing was added.
+ */
+export async function addResourceVersionIfChanged(db: Db, product: string, rate: number, now: number): Promise<ResourceRow | null> {
+  for (let tries = 0; ; tries++) {
+    try {
+      const rows = await rawRows<{ name: string; product: string; version: number; rate: number; time_created: string | number }>(
+        db,
+        sql`INSERT INTO resources (name, product, version, rate, time_created)
+            SELECT ${product} || '/' || v.next, ${product}, v.next, ${rate}, ${now}
+              FROM (SELECT COALESCE(MAX(version), 0) + 1 AS next FROM resources WHERE product = ${product}) v
+             WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.product = ${product} AND r.version = v.next - 1 AND r.rate = ${rate})
+            RETURNING name, product, version, rate, time_created`,
+      );
+      const r = rows[0];
+      return r ? { name: r.name, product: r.product, version: Number(r.version), rate: Number(r.rate), timeCreated: Number(r.time_created) } : null;
+    } catch (e) {
+      if (tries >= 3 || !isUniqueViolation(e)) throw e;
+    }
+  }
+}
+
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown; cause?: { code?: unknown } }).code ?? (e as { cause?: { code?: unknown } }).cause?.code;
   return code === '23505';

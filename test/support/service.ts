@@ -16,7 +16,7 @@ import { startApi, type ApiServer } from '../../cli/api';
 import { startDriver, type Driver } from '../../cli/driver';
 import { addProjectMember, addToken, ensureBillingProject, ensureUser } from '../../db/queries/users';
 import { liveInstances } from '../../db/queries/instances';
-import { autoscalerWorkflowId, billingLimitsWorkflowId, callbacksWorkflowId, schedulerWorkflowId } from '../../workflows/definitions';
+import { autoscalerWorkflowId, billingLimitsWorkflowId, callbacksWorkflowId, pricesWorkflowId, schedulerWorkflowId } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './db-url';
 import { testTemporal, uniqueTaskQueue, workflowBundle } from './temporal';
 
@@ -125,7 +125,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     },
     async stop() {
       await driver.stop({ deleteInstances: true });
-      for (const id of [schedulerWorkflowId, autoscalerWorkflowId, billingLimitsWorkflowId, callbacksWorkflowId]) {
+      for (const id of [schedulerWorkflowId, autoscalerWorkflowId, billingLimitsWorkflowId, callbacksWorkflowId, pricesWorkflowId]) {
         await client.workflow
           .getHandle(id(config.temporal.taskQueue))
           .terminate('test finished')

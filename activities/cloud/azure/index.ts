@@ -17,6 +17,7 @@ import { azureUserData, renderStartupScript } from '../startup';
 import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
 import { createLocationBook } from '../location-book';
 import type { Location } from '../../../domain/locations';
+import { azureRegionPrices, type AzureRetailItem } from '../../../domain/cloud-prices';
 
 export const DEPLOYMENT_TAG = 'hail-batch-deployment';
 const KNOWN_CODES = ['ZonalAllocationFailed', 'AllocationFailed', 'OverconstrainedAllocationRequest', 'SkuNotAvailable', 'OperationNotAllowed', 'QuotaExceeded', 'TooManyRequests'];
@@ -32,7 +33,7 @@ export function readAzureError(err: unknown): CloudFailure {
 }
 
 /** The VM size of a shape: the job's own, or D (standard), E (highmem), F (highcpu) series. */
-export function azureVmSize(inst: InstanceConfig): string {
+export function azureVmSize(inst: Pick<InstanceConfig, 'machineType' | 'workerType' | 'cores'>): string {
   if (inst.machineType && inst.machineType.startsWith('Standard_')) return inst.machineType;
   const family = { standard: 'D', highmem: 'E', highcpu: 'F' }[inst.workerType as 'standard' | 'highmem' | 'highcpu'] ?? 'D';
   return family === 'F' ? `Standard_F${inst.cores}s_v2` : `Standard_${family}${inst.cores}s_v5`;
@@ -52,6 +53,28 @@ function useEmulator(pipeline: Pipeline): void {
       return next(req);
     },
   });
+}
+
+/**
+ * Azure's retail prices API (public, no credentials) for one VM size, every page of it. Only
+ * pages on the API's own origin are followed, whatever NextPageLink says.
+ */
+async function retailPrices(endpoint: string, vmSize: string): Promise<AzureRetailItem[]> {
+  const origin = new URL(endpoint).origin;
+  const filter = `serviceName eq 'Virtual Machines' and armSkuName eq '${vmSize}' and priceType eq 'Consumption'`;
+  let next: string | null = `${origin}/api/retail/prices?currencyCode='USD'&$filter=${encodeURIComponent(filter)}`;
+  const items: AzureRetailItem[] = [];
+  for (let page = 0; next !== null && page < 100; page++) {
+    const url: string = next;
+    const body = await withRetry(async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+      if (!res.ok) throw Object.assign(new Error(`retail prices: HTTP ${res.status}`), { statusCode: res.status });
+      return (await res.json()) as { Items?: AzureRetailItem[]; NextPageLink?: string | null };
+    }, readAzureError);
+    items.push(...(body.Items ?? []));
+    next = body.NextPageLink && new URL(body.NextPageLink).origin === origin ? body.NextPageLink : null;
+  }
+  return items;
 }
 
 export function createAzureDriver(cloud: CloudConfig): CloudDriver {
@@ -214,6 +237,14 @@ export function createAzureDriver(cloud: CloudConfig): CloudDriver {
 
     refreshLocations: () => book.refresh(),
     locationBook: book,
+
+    async readPrices(workerCores) {
+      const vmSize = azureVmSize({ workerType: 'standard', cores: workerCores, machineType: null });
+      // D-series v5: 4 GiB per vCPU.
+      return azureRegionPrices(await retailPrices(a.pricesEndpoint, vmSize), { name: vmSize, cores: workerCores, memoryGiB: workerCores * 4 });
+    },
+
+    priceLocations: () => a.locations.map((location) => ({ location, region: location })),
 
     async simulatePreemption(name) {
       await ignoreMissing(() => retry(() => compute.virtualMachines.simulateEviction(rg, name)));

@@ -6,6 +6,7 @@
  * reclaimed VM disappears and the health check requeues its jobs. Credentials are application
  * default credentials, or a fixed token for an emulator endpoint (tests only).
  */
+import { CloudCatalogClient } from '@google-cloud/billing';
 import { InstancesClient, RegionsClient, ZoneOperationsClient, ZonesClient, protos } from '@google-cloud/compute';
 import { OAuth2Client } from 'google-auth-library';
 import type { CloudConfig } from '../../../config';
@@ -14,6 +15,7 @@ import { renderStartupScript } from '../startup';
 import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
 import { createLocationBook } from '../location-book';
 import type { Location } from '../../../domain/locations';
+import { GCP_COMPUTE_SERVICE, gcpRegionPrices, type GcpSku } from '../../../domain/cloud-prices';
 
 type IOperation = protos.google.cloud.compute.v1.IOperation;
 type IInstance = protos.google.cloud.compute.v1.IInstance;
@@ -62,6 +64,8 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
   const operations = new ZoneOperationsClient(opts);
   const zonesClient = new ZonesClient(opts);
   const regionsClient = new RegionsClient(opts);
+  // The Cloud Billing Catalog (cloudbilling.googleapis.com, or the emulator's same endpoint).
+  const catalog = new CloudCatalogClient(opts as unknown as ConstructorParameters<typeof CloudCatalogClient>[0]);
   const project = g.project;
   const regionOf = (zone: string) => zone.replace(/-[a-z]$/, '');
   const retry = <T>(call: () => Promise<T>) => withRetry(call, readGcpError);
@@ -203,6 +207,17 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
 
     refreshLocations: () => book.refresh(),
     locationBook: book,
+
+    async readPrices() {
+      const skus: GcpSku[] = [];
+      await retry(async () => {
+        skus.length = 0;
+        for await (const sku of catalog.listSkusAsync({ parent: GCP_COMPUTE_SERVICE, currencyCode: 'USD', pageSize: 5000 })) skus.push(sku as GcpSku);
+      });
+      return gcpRegionPrices(skus);
+    },
+
+    priceLocations: () => g.zones.map((zone) => ({ location: zone, region: regionOf(zone) })),
 
     async simulatePreemption(name) {
       for (const { zone } of await find(name)) {

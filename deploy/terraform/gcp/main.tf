@@ -19,7 +19,7 @@ provider "google" {
 }
 
 locals {
-  services = ["compute.googleapis.com", "container.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com", "artifactregistry.googleapis.com", "iam.googleapis.com"]
+  services = ["compute.googleapis.com", "container.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com", "artifactregistry.googleapis.com", "iam.googleapis.com", "cloudbilling.googleapis.com"]
   # The worker VMs' network tag, the name the firewall rules use.
   worker_tag = "${var.deployment}-worker"
 }

@@ -8,10 +8,13 @@
  * IMDS and starts a real agent process; deleting it deletes the NIC and public IP marked `deleteOption: Delete`.
  * Errors are injected on request (HTTP status and ARM error code, in the call or, with status
  * 200, in the operation); a Spot VM can be evicted (agent killed, VM deleted under policy Delete).
+ * It also serves Azure's retail prices API for its locations (price-lists.ts), as Azure does
+ * without credentials.
  */
 import { randomUUID } from 'node:crypto';
 import { Injections, serve, type Injection, type Res, type Route, type Server } from './http';
 import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
+import { azureRetailRoute, defaultListPrices, type ListPrice } from './price-lists';
 
 type Json = Record<string, unknown>;
 type Resource = { id: string; kind: 'vm' | 'nic' | 'ip'; name: string; location: string; body: Json; pid: number | null; cores: number };
@@ -24,6 +27,8 @@ export type ArmEmulatorOptions = VmAgentOptions & {
   locations: { location: string; coresQuota: number }[];
   port?: number;
   bootMs?: number;
+  /** The locations' list prices (default: defaultListPrices of the locations). */
+  prices?: ListPrice[];
 };
 
 export type ArmEmulator = Server & {
@@ -32,6 +37,8 @@ export type ArmEmulator = Server & {
   preempt(name: string): Promise<void>;
   resources(): { kind: string; name: string; location: string; tags: Record<string, string>; body: Json }[];
   calls: string[];
+  /** Changes the list prices the retail API serves from now on. */
+  setPrices(prices: ListPrice[]): void;
 };
 
 const armError = (status: number, code: string, message: string): Res => ({ status, body: { error: { code, message } } });
@@ -251,8 +258,12 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     },
   ];
 
+  let prices = opts.prices ?? defaultListPrices(opts.locations.map((l) => l.location));
+  routes.push(azureRetailRoute(() => prices, () => base));
   const server = await serve(opts.port ?? 0, routes, (req) => {
     calls.push(`${req.method} ${req.path}`);
+    // The retail prices API is public: no api-version, no token.
+    if (req.path === '/api/retail/prices') return null;
     if (!req.query.get('api-version')) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
     return /^Bearer \S+$/.test(String(req.headers.authorization ?? '')) ? null : armError(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing.');
   });
@@ -261,6 +272,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   return {
     ...server,
     calls,
+    setPrices: (p) => {
+      prices = p;
+    },
     inject: (i) => injections.add(i),
     async preempt(name) {
       const r = store.get(key(idOf('vm', name)));

@@ -7,11 +7,13 @@
  * agent process), and its insert or delete operation is PENDING until then.
  * Errors are injected on request (HTTP status and GCE error code, in the call or in its
  * operation); a spot VM can be reclaimed (its agent killed, the instance deleted when its
- * termination action says DELETE).
+ * termination action says DELETE). It also serves the Cloud Billing Catalog's Compute Engine
+ * SKUs for its regions (price-lists.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Injections, serve, type Injection, type Req, type Res, type Route, type Server } from './http';
 import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
+import { defaultListPrices, gcpCatalogRoute, type ListPrice } from './price-lists';
 
 type Instance = {
   name: string;
@@ -32,6 +34,8 @@ export type GceEmulatorOptions = VmAgentOptions & {
   port?: number;
   /** How long a VM takes to boot (PROVISIONING → RUNNING). */
   bootMs?: number;
+  /** The regions' list prices (default: defaultListPrices of the zones' regions). */
+  prices?: ListPrice[];
 };
 
 export type GceEmulator = Server & {
@@ -41,6 +45,8 @@ export type GceEmulator = Server & {
   instances(): { name: string; zone: string; status: string; labels: Record<string, string>; resource: Record<string, unknown> }[];
   /** Every call received, as `METHOD path` (for tests to see retries). */
   calls: string[];
+  /** Changes the list prices the catalog serves from now on. */
+  setPrices(prices: ListPrice[]): void;
 };
 
 const regionOf = (zone: string) => zone.replace(/-[a-z]$/, '');
@@ -83,6 +89,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
   const injections = new Injections();
   const calls: string[] = [];
   const zoneNames = new Set(opts.zones.map((z) => z.zone));
+  let prices = opts.prices ?? defaultListPrices(opts.zones.map((z) => regionOf(z.zone)));
   let base = '';
   const link = (...parts: string[]) => `${base}/compute/v1/projects/${opts.project}/${parts.join('/')}`;
 
@@ -302,6 +309,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
       pattern: new RegExp(`${P}/zones/([^/]+)/machineTypes/([^/]+)$`),
       handle: (_req, m) => ({ status: 200, body: { kind: 'compute#machineType', name: m[3], guestCpus: coresOf(m[3]!), zone: m[2] } }),
     },
+    gcpCatalogRoute(() => prices),
   ];
 
   const server = await serve(
@@ -317,6 +325,9 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
   return {
     ...server,
     calls,
+    setPrices: (p) => {
+      prices = p;
+    },
     inject: (i) => injections.add(i),
     async preempt(name) {
       const inst = [...instances.values()].find((i) => i.name === name);
