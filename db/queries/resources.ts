@@ -42,21 +42,7 @@ export async function loadRateCard(q: Queryable): Promise<RateCard> {
  * collide on the primary key; the loser takes the version after.
  */
 export async function addResourceVersion(db: Db, product: string, rate: number, now: number): Promise<ResourceRow> {
-  for (let tries = 0; ; tries++) {
-    try {
-      const rows = await rawRows<{ name: string; product: string; version: number; rate: number; time_created: string | number }>(
-        db,
-        sql`INSERT INTO resources (name, product, version, rate, time_created)
-            SELECT ${product} || '/' || v.next, ${product}, v.next, ${rate}, ${now}
-              FROM (SELECT COALESCE(MAX(version), 0) + 1 AS next FROM resources WHERE product = ${product}) v
-            RETURNING name, product, version, rate, time_created`,
-      );
-      const r = rows[0]!;
-      return { name: r.name, product: r.product, version: Number(r.version), rate: Number(r.rate), timeCreated: Number(r.time_created) };
-    } catch (e) {
-      if (tries >= 3 || !isUniqueViolation(e)) throw e;
-    }
-  }
+  return (await insertVersion(db, product, rate, now, false))!;
 }
 
 /**
@@ -64,6 +50,13 @@ export async function addResourceVersion(db: Db, product: string, rate: number, 
  * rate: a price refresh repeated (or run twice at once) adds nothing. Null when nothing was added.
  */
 export async function addResourceVersionIfChanged(db: Db, product: string, rate: number, now: number): Promise<ResourceRow | null> {
+  return insertVersion(db, product, rate, now, true);
+}
+
+async function insertVersion(db: Db, product: string, rate: number, now: number, onlyIfChanged: boolean): Promise<ResourceRow | null> {
+  const unchanged = onlyIfChanged
+    ? sql`WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.product = ${product} AND r.version = v.next - 1 AND r.rate = ${rate})`
+    : sql``;
   for (let tries = 0; ; tries++) {
     try {
       const rows = await rawRows<{ name: string; product: string; version: number; rate: number; time_created: string | number }>(
@@ -71,7 +64,7 @@ export async function addResourceVersionIfChanged(db: Db, product: string, rate:
         sql`INSERT INTO resources (name, product, version, rate, time_created)
             SELECT ${product} || '/' || v.next, ${product}, v.next, ${rate}, ${now}
               FROM (SELECT COALESCE(MAX(version), 0) + 1 AS next FROM resources WHERE product = ${product}) v
-             WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.product = ${product} AND r.version = v.next - 1 AND r.rate = ${rate})
+            ${unchanged}
             RETURNING name, product, version, rate, time_created`,
       );
       const r = rows[0];
