@@ -6,7 +6,6 @@
  */
 import { chmod, chown, lchown, lstat, mkdir, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { cloudOf } from '../storage/cloud-urls';
 import { confineLocation, isWithin, resolveRoots } from '../storage/confine';
 import type { Transfer } from './executors/executor';
 
@@ -33,9 +32,6 @@ export async function allowTransfers(
   if (realRoots.length === 0) return { ok: false, error: 'refused: this job has no storage roots (unknown billing project)' };
   const resolved: Transfer[] = [];
   for (const t of transfers) {
-    // Submission accepts cloud URLs only where the deployment has that cloud's storage; this
-    // agent copies host files only, so such a job ends in Error here rather than half copied.
-    if (cloudOf(t.hostPath) !== null) return { ok: false, error: `refused: ${t.hostPath}: this agent copies host files only, not cloud objects` };
     const checked = await confineLocation(t.hostPath, realRoots);
     if (!checked.ok) return { ok: false, error: `refused: ${checked.reason}` };
     // Writing the root itself would mean mounting its parent, which is outside it.
