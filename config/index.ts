@@ -123,6 +123,12 @@ const EnvSchema = z.object({
     .string()
     .refine((v) => v.includes('{account}') && URL.canParse(v.replace('{account}', 'a')), 'a URL with {account} in it')
     .optional(),
+  /**
+   * Where Microsoft Entra ID signs in a user's service principal for their Azure Blob files:
+   * unset for the public cloud (login.microsoftonline.com); a national cloud's host
+   * (https://login.microsoftonline.us, https://login.chinacloudapi.cn) or an emulator's.
+   */
+  HB_AZURE_AUTHORITY_HOST: z.string().url().refine((v) => v.startsWith('https://'), 'an https:// URL').optional(),
   HB_AZURE_STORAGE_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'expected an Azure container name').optional(),
   /** https://<account>.blob.core.windows.net, used with the managed identity. */
   HB_AZURE_STORAGE_ACCOUNT_URL: z.string().url().optional(),
@@ -387,6 +393,7 @@ function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
     HB_GCS_API_ENDPOINT: e.HB_GCS_API_ENDPOINT,
     HB_GCS_PROJECT: e.HB_GCS_PROJECT,
     HB_AZURE_BLOB_ENDPOINT: e.HB_AZURE_BLOB_ENDPOINT,
+    HB_AZURE_AUTHORITY_HOST: e.HB_AZURE_AUTHORITY_HOST,
     HB_AZURE_STORAGE_CONTAINER: e.HB_AZURE_STORAGE_CONTAINER,
     HB_AZURE_STORAGE_ACCOUNT_URL: e.HB_AZURE_STORAGE_ACCOUNT_URL,
   };
@@ -401,7 +408,7 @@ function storageConfig(dataDir: string, e: z.infer<typeof EnvSchema>): StorageCo
     rootsFor: (project) => rootsFor(base, project),
     clouds: { gcp: e.HB_OBJECT_STORE === 'gcs', azure: e.HB_OBJECT_STORE === 'azure' },
     userCredentialsDir: e.HB_USER_CREDENTIALS_DIR ?? null,
-    endpoints: { gcs: e.HB_GCS_API_ENDPOINT ?? null, azureBlob: e.HB_AZURE_BLOB_ENDPOINT ?? null },
+    endpoints: { gcs: e.HB_GCS_API_ENDPOINT ?? null, azureBlob: e.HB_AZURE_BLOB_ENDPOINT ?? null, azureAuthority: e.HB_AZURE_AUTHORITY_HOST ?? null },
   };
 }
 

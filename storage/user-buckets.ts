@@ -15,6 +15,8 @@ export type StorageEndpoints = {
   gcs: string | null;
   /** e.g. `http://127.0.0.1:10000/{account}`: `{account}` is replaced by the URL's account. */
   azureBlob: string | null;
+  /** Microsoft Entra ID's host for service principals' sign-in; null for login.microsoftonline.com. */
+  azureAuthority: string | null;
 };
 
 /** Why a call failed, in the words a user's log needs. */
@@ -39,7 +41,7 @@ export interface UserBucket {
 /** The bucket or container of `object`, as `credentials` reach it; null when the user has none for its cloud. */
 export async function openUserBucket(object: CloudObject, credentials: CloudCredentials, endpoints: StorageEndpoints): Promise<UserBucket | null> {
   if (object.cloud === 'gcp') return credentials.gcp ? gcsBucket(object.bucket, credentials.gcp, endpoints.gcs) : null;
-  return credentials.azure ? azureContainer(object.account, object.container, credentials.azure, endpoints.azureBlob) : null;
+  return credentials.azure ? azureContainer(object.account, object.container, credentials.azure, endpoints) : null;
 }
 
 const GCS_SCOPES = ['https://www.googleapis.com/auth/devstorage.read_write'];
@@ -108,9 +110,20 @@ async function gcsBucket(bucket: string, key: GcpKey, endpoint: string | null): 
   };
 }
 
-async function azureContainer(account: string, container: string, cred: AzureCredential, endpoint: string | null): Promise<UserBucket> {
+/**
+ * A service principal's sign-in. Against an authority host of our own naming, MSAL is told
+ * not to ask login.microsoftonline.com which hosts are Microsoft's (instance discovery): a
+ * national cloud or an emulator answers for itself.
+ */
+async function servicePrincipal(cred: Extract<AzureCredential, { type: 'client_secret' }>, authorityHost: string | null) {
+  const { ClientSecretCredential } = await import('@azure/identity');
+  const options = authorityHost ? { authorityHost, disableInstanceDiscovery: true } : {};
+  return new ClientSecretCredential(cred.tenant_id, cred.client_id, cred.client_secret, options);
+}
+
+async function azureContainer(account: string, container: string, cred: AzureCredential, endpoints: StorageEndpoints): Promise<UserBucket> {
   const blob = await import('@azure/storage-blob');
-  const url = endpoint ? endpoint.replace('{account}', account) : `https://${account}.blob.core.windows.net`;
+  const url = endpoints.azureBlob ? endpoints.azureBlob.replace('{account}', account) : `https://${account}.blob.core.windows.net`;
   const where = (name: string) => `https://${account}.blob.core.windows.net/${container}/${name}`;
   if (cred.type === 'shared_key' && cred.account !== account) {
     // A shared key signs for its own account only: every call would be refused, so say so
@@ -123,7 +136,7 @@ async function azureContainer(account: string, container: string, cred: AzureCre
   const service =
     cred.type === 'shared_key'
       ? new blob.BlobServiceClient(url, new blob.StorageSharedKeyCredential(cred.account, cred.key))
-      : new blob.BlobServiceClient(url, new (await import('@azure/identity')).ClientSecretCredential(cred.tenant_id, cred.client_id, cred.client_secret));
+      : new blob.BlobServiceClient(url, await servicePrincipal(cred, endpoints.azureAuthority));
   const c = service.getContainerClient(container);
   const fail = (err: unknown, what: string): never => {
     const status = err instanceof blob.RestError ? err.statusCode : undefined;

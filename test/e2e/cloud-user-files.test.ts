@@ -2,7 +2,9 @@
  * Jobs' cloud files copied with the *user's* identity, end to end, once per cloud with the
  * same cases: the service on "GCS" (test/support/emulators/gcs.ts and its IAM, through the
  * real @google-cloud/storage) and on Azure Blob (Azurite with one storage account per user,
- * through the real @azure/storage-blob). Each user's identity lies in HB_USER_CREDENTIALS_DIR;
+ * through the real @azure/storage-blob), both with shared keys and with service principals
+ * (Azurite over HTTPS taking bearer tokens, signed in through an emulated Microsoft Entra ID
+ * by the real @azure/identity). Each user's identity lies in HB_USER_CREDENTIALS_DIR;
  * each user's bucket / account only that user's identity may use. A job reads and writes its
  * user's storage (files and whole prefixes), never another user's, and never sees the secret;
  * a user without an identity gets an Error naming why. Process executor: commands see /io as
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzureHttps } from '../support/azure-https';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../support/emulators/azurite';
 import { createBucket, startGcsEmulator } from '../support/emulators/gcs';
 import type { ServiceAccountKey } from '../support/emulators/gcs-iam';
@@ -37,6 +40,8 @@ type CloudFixture = {
    * included; Azure resolves `..` in the URL itself, so there the hostile name has an empty segment.
    */
   hostileName: string;
+  /** Where users sign in to get tokens (service principals): how many sign-ins the agents made. */
+  agentSignIns?: () => number;
   stop(): Promise<void>;
 };
 
@@ -103,9 +108,51 @@ async function azureFixture(work: string, identities: string): Promise<CloudFixt
   };
 }
 
+/**
+ * Each user a service principal with a role on their own storage account only, the users'
+ * accounts on an Azure Blob endpoint that takes bearer tokens (HTTPS, a CA of the test's own
+ * that the agents trust through NODE_EXTRA_CA_CERTS). The deployment's own account (logs)
+ * stays on a plain Azurite of its own, as it is a different account in a real deployment.
+ */
+async function azureServicePrincipalFixture(work: string, identities: string): Promise<CloudFixture> {
+  const accounts = { alice: { account: 'aliceacct', key: Buffer.from('alice-key-'.repeat(4)).toString('base64') }, bob: { account: 'bobacct', key: Buffer.from('bob-key-'.repeat(5)).toString('base64') } };
+  const own = await startAzurite({ dir: path.join(work, 'azurite-own'), port: 10_048 });
+  await new BlobServiceClient(own.blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('hb-logs').createIfNotExists();
+  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.45.0', accounts: Object.values(accounts) });
+  for (const user of USERS) {
+    await az.blobs.mkcontainer(accounts[user], 'data');
+    const sp = az.entra.createServicePrincipal(`${user}-batch`, [accounts[user].account]);
+    mkdirSync(path.join(identities, user), { recursive: true });
+    writeFileSync(path.join(identities, user, 'azure.json'), JSON.stringify({ type: 'client_secret', tenant_id: sp.tenant, client_id: sp.appId, client_secret: sp.password }), { mode: 0o600 });
+  }
+  return {
+    env: {
+      HB_OBJECT_STORE: 'azure',
+      HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
+      HB_AZURE_STORAGE_CONNECTION_STRING: own.connectionString,
+      HB_AZURE_BLOB_ENDPOINT: az.blobEndpoint,
+      HB_AZURE_AUTHORITY_HOST: az.entra.authorityHost,
+      NODE_EXTRA_CA_CERTS: az.ca.caPath,
+    },
+    url: (owner, name) => `https://${accounts[owner].account}.blob.core.windows.net/data/${name}`,
+    read: (owner, name) => az.blobs.get(accounts[owner], 'data', name),
+    write: (owner, name, data) => az.blobs.put(accounts[owner], 'data', name, data),
+    cloudName: 'Azure Blob Storage',
+    deniedTo: /permission denied/,
+    hostileName: 'evil//escaped',
+    // The agents sign in as the users' principals through @azure/identity.
+    agentSignIns: () => az.entra.issued.filter((t) => t.client.includes('azsdk-js-identity')).length,
+    async stop() {
+      await az.stop();
+      await own.stop();
+    },
+  };
+}
+
 describe.each([
   ['GCS', gcsFixture],
   ['Azure Blob', azureFixture],
+  ['Azure Blob, service principals', azureServicePrincipalFixture],
 ] as const)("jobs' cloud files on %s, as their user", (label, makeFixture) => {
   let cloud: CloudFixture;
   let s: TestService;
@@ -117,7 +164,7 @@ describe.each([
     const res = await s.api('/api/v1alpha/batches/create-fast', {
       method: 'POST',
       token: tokens[user]!,
-      json: { batch: { billing_project: 'test', n_jobs: 1, token: `files-${process.pid}-${label}-${++n}` }, bunch: [spec] },
+      json: { batch: { billing_project: 'test', n_jobs: 1, token: `files-${process.pid}-${label.replace(/\W+/g, '-')}-${++n}` }, bunch: [spec] },
     });
     expect(res.status).toBe(200);
     const { id } = (await res.json()) as { id: number };
@@ -134,7 +181,7 @@ describe.each([
     // The local driver's agents inherit this process's environment, as agents on VMs get
     // theirs from the startup script.
     Object.assign(process.env, env);
-    s = await startTestService({ name: `cloud-user-files-${label === 'GCS' ? 'gcs' : 'azure'}`, executor: 'process', pools: 'standard:1', env });
+    s = await startTestService({ name: `cloud-user-files-${label === 'GCS' ? 'gcs' : label === 'Azure Blob' ? 'azure' : 'azure-sp'}`, executor: 'process', pools: 'standard:1', env });
     tokens.alice = s.token;
     tokens.bob = await s.addUser('bob', { projects: ['test'] });
     tokens.carol = await s.addUser('carol', { projects: ['test'] });
@@ -170,7 +217,8 @@ describe.each([
     expect(log.input).toContain(`copying ${cloud.url('alice', 'ref')} -> /io/ref`);
     expect(await cloud.read('alice', 'out/result.txt')).toBe('from alice\nx\ny\n');
     expect(await cloud.read('alice', 'out/res/d/r')).toBe('r\n');
-    for (const secret of ['PRIVATE KEY', 'private_key', 'shared_key', 'AccountKey']) expect(log.main).not.toContain(secret);
+    for (const secret of ['PRIVATE KEY', 'private_key', 'shared_key', 'AccountKey', 'client_secret']) expect(log.main).not.toContain(secret);
+    if (cloud.agentSignIns) expect(cloud.agentSignIns()).toBeGreaterThan(0);
   });
 
   it("refuses another user's storage both ways: nothing read, nothing written", async () => {

@@ -1,110 +1,195 @@
 /**
- * A `hailtop.batch` pipeline, client unchanged, on "GCS": the client talks to
- * https://storage.googleapis.com and https://www.googleapis.com itself, which for its process
- * alone resolve to the emulator (a private mount namespace with its own /etc/hosts) serving a
- * certificate from a CA made for this run that only that process trusts (SSL_CERT_FILE). The
- * client signs in to "Google" with the user's service account key; the service's agents copy
- * the jobs' gs:// files with the same user's key (HB_USER_CREDENTIALS_DIR). Docker executor:
- * the jobs' commands use /io as Hail writes them.
+ * A `hailtop.batch` pipeline, client unchanged, on "GCS" and on "Azure Blob Storage": the
+ * client talks to the clouds' public host names itself (storage.googleapis.com and
+ * www.googleapis.com; <account>.blob.core.windows.net and login.microsoftonline.com), which
+ * for its process alone resolve to the emulators (a private mount namespace with its own
+ * /etc/hosts) serving certificates from a CA made for this run that only that process trusts
+ * (SSL_CERT_FILE). The client signs in as the user (a Google service account key; an Azure
+ * service principal), and the service's agents copy the jobs' cloud files with the same
+ * user's identity (HB_USER_CREDENTIALS_DIR). Docker executor: the jobs' commands use /io as
+ * Hail writes them.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBucket, startGcsEmulator, type GcsEmulator } from '../support/emulators/gcs';
-import type { ServiceAccountKey } from '../support/emulators/gcs-iam';
+import { HAIL_PYTHON, startAzureHttps } from '../support/azure-https';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../support/emulators/azurite';
+import { createBucket, startGcsEmulator } from '../support/emulators/gcs';
 import { startTestService, type TestService } from '../support/service';
 import { makeTestCa } from '../support/test-ca';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PYTHON = path.join(ROOT, '.tools', 'hail-venv', 'bin', 'python');
 const SCRIPT = path.join(ROOT, 'test', 'hail-client', 'pipeline.py');
+const NUMBERS = Array.from({ length: 10 }, (_, i) => `${i + 1}\n`).join('');
+
+/** One cloud as the pipeline meets it. */
+type PipelineCloud = {
+  /** The service's settings (object store, where users' identities lie, storage endpoints). */
+  serviceEnv: Record<string, string>;
+  /** The client's own: its credentials and the CA it trusts. */
+  clientEnv: Record<string, string>;
+  /** /etc/hosts lines for the client's process. */
+  hosts: string;
+  /** remote_tmpdir, the input's URL and the outputs' prefix. */
+  tmpdir: string;
+  input: string;
+  output: string;
+  /** Names of the objects under the remote_tmpdir, read with the user's own rights. */
+  scratch(): Promise<string[]>;
+  /** An output written by write_output, read from the cloud. */
+  readOutput(name: string): Promise<string | null>;
+  /** Whether the client signed in to the cloud's identity service as the user. */
+  clientSignedIn(): Promise<boolean>;
+  stop(): Promise<void>;
+};
+
 /** A loopback address of this test's own, so port 443 on it is free whatever else runs. */
 const GOOGLE_IP = '127.43.0.1';
 const GOOGLE_HOSTS = ['storage.googleapis.com', 'www.googleapis.com', 'oauth2.googleapis.com'];
 
-let work: string;
-let gcs: GcsEmulator;
-let s: TestService;
-let key: ServiceAccountKey;
-/** alice-data as alice's own service account sees it. */
-let bucket: ReturnType<Storage['bucket']>;
-
-beforeAll(async () => {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run bash scripts/setup.sh --test`);
-  work = await mkdtemp(path.join(os.tmpdir(), 'hb-hail-pipeline-'));
+async function gcsCloud(work: string, identities: string): Promise<PipelineCloud> {
   const ca = makeTestCa(path.join(work, 'ca'), GOOGLE_HOSTS);
-  gcs = await startGcsEmulator({ dir: path.join(work, 'gcs'), port: 9448, tls: { key: ca.key, cert: ca.cert, host: GOOGLE_IP, port: 443 } });
+  const gcs = await startGcsEmulator({ dir: path.join(work, 'gcs'), port: 9448, tls: { key: ca.key, cert: ca.cert, host: GOOGLE_IP, port: 443 } });
   await createBucket(gcs.dir, 'hb-logs');
   await createBucket(gcs.dir, 'alice-data');
-  key = gcs.iam.createServiceAccount('alice-batch');
+  const key = gcs.iam.createServiceAccount('alice-batch');
   gcs.iam.grant('alice-data', key.client_email);
-  const identities = path.join(work, 'identities');
   await mkdir(path.join(identities, 'alice'), { recursive: true });
   await writeFile(path.join(identities, 'alice', 'gcp-key.json'), JSON.stringify(key), { mode: 0o600 });
+  const keyFile = path.join(work, 'client-key.json');
+  await writeFile(keyFile, JSON.stringify(key), { mode: 0o600 });
 
   const storage = new Storage({ credentials: key, apiEndpoint: gcs.url, useAuthWithCustomEndpoint: true, projectId: 'test' });
   (storage.authClient as { useJWTAccessWithScope?: boolean }).useJWTAccessWithScope = true;
-  bucket = storage.bucket('alice-data');
-  await bucket.file('in/numbers.txt').save(Array.from({ length: 10 }, (_, i) => `${i + 1}\n`).join(''), { resumable: false });
-
-  const env = { HB_OBJECT_STORE: 'gcs', HB_GCS_BUCKET: 'hb-logs', HB_GCS_API_ENDPOINT: gcs.url, HB_GCS_PROJECT: 'test', HB_USER_CREDENTIALS_DIR: identities };
-  Object.assign(process.env, env);
-  s = await startTestService({ name: 'hail_pipeline_cloud', executor: 'docker', pools: 'standard:2', env });
-}, 180_000);
-afterAll(async () => {
-  await s?.stop();
-  await gcs?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
-});
-
-/** Runs pipeline.py as a scientist would, with Google's host names pointing at the emulator. */
-async function runPipeline(): Promise<Record<string, any>> {
-  const home = path.join(work, 'home');
-  await mkdir(home, { recursive: true });
-  const tokens = path.join(home, 'tokens.json');
-  await writeFile(tokens, JSON.stringify({ default: s.token }));
-  const keyFile = path.join(home, 'key.json');
-  await writeFile(keyFile, JSON.stringify(key), { mode: 0o600 });
-  const hosts = path.join(work, 'hosts');
-  await writeFile(hosts, `127.0.0.1 localhost\n${GOOGLE_IP} ${GOOGLE_HOSTS.join(' ')}\n`);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    PYTHONUNBUFFERED: '1',
-    HAIL_TERRA: '1',
-    HAIL_LOCATION: 'gce',
-    HAIL_DOMAIN: new URL(s.url).host,
-    HAIL_TOKENS_FILE: tokens,
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    SSL_CERT_FILE: path.join(work, 'ca', 'ca.pem'),
-    HB_BILLING_PROJECT: s.billingProject,
-    HB_REMOTE_TMPDIR: 'gs://alice-data/tmp',
-    HB_INPUT: 'gs://alice-data/in/numbers.txt',
-    HB_OUTPUT: 'gs://alice-data/results',
-    HB_IMAGE: 'hail-batch-busybox:latest',
+  const bucket = storage.bucket('alice-data');
+  await bucket.file('in/numbers.txt').save(NUMBERS, { resumable: false });
+  return {
+    serviceEnv: { HB_OBJECT_STORE: 'gcs', HB_GCS_BUCKET: 'hb-logs', HB_GCS_API_ENDPOINT: gcs.url, HB_GCS_PROJECT: 'test' },
+    clientEnv: { GOOGLE_APPLICATION_CREDENTIALS: keyFile, SSL_CERT_FILE: ca.caPath },
+    hosts: `${GOOGLE_IP} ${GOOGLE_HOSTS.join(' ')}\n`,
+    tmpdir: 'gs://alice-data/tmp',
+    input: 'gs://alice-data/in/numbers.txt',
+    output: 'gs://alice-data/results',
+    scratch: async () => (await bucket.getFiles({ prefix: 'tmp/' }))[0].map((f) => f.name),
+    readOutput: async (name) => (await bucket.file(`results/${name}`).download())[0].toString(),
+    async clientSignedIn() {
+      const iam = JSON.parse(await readFile(path.join(work, 'gcs', 'iam.json'), 'utf8')) as { tokens: Record<string, { email: string }> };
+      return Object.values(iam.tokens).some((t) => t.email === key.client_email);
+    },
+    stop: () => gcs.stop(),
   };
-  // unshare -m: a mount namespace of the client's own, where /etc/hosts is the file above.
-  const args = ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, PYTHON, SCRIPT];
-  return new Promise((resolve, reject) => {
-    execFile('unshare', args, { env, timeout: 240_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`pipeline.py failed (${err.code ?? err.signal}):\n${stderr}\n--- stdout ---\n${stdout}`));
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>);
-      } catch {
-        reject(new Error(`pipeline.py printed no JSON summary:\n${stdout}\n--- stderr ---\n${stderr}`));
-      }
-    });
-  });
 }
 
-describe('a hailtop.batch pipeline on cloud storage, client unchanged', () => {
-  it('runs six jobs with a fan-in, passing files through the bucket, and reads the outputs back', async () => {
+async function azureCloud(work: string, identities: string): Promise<PipelineCloud> {
+  const alice = { account: 'aliceacct', key: Buffer.from('alice-key-'.repeat(4)).toString('base64') };
+  // The deployment's own account (logs) on a plain Azurite; the user's account where the
+  // client reaches it by its public name, over HTTPS, with bearer tokens.
+  const own = await startAzurite({ dir: path.join(work, 'azurite-own'), port: 10_049 });
+  await new BlobServiceClient(own.blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('hb-logs').createIfNotExists();
+  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.44.0', accounts: [alice] });
+  await az.blobs.mkcontainer(alice, 'data');
+  await az.blobs.put(alice, 'data', 'in/numbers.txt', NUMBERS);
+  const sp = az.entra.createServicePrincipal('alice-batch', [alice.account]);
+  await mkdir(path.join(identities, 'alice'), { recursive: true });
+  await writeFile(path.join(identities, 'alice', 'azure.json'), JSON.stringify({ type: 'client_secret', tenant_id: sp.tenant, client_id: sp.appId, client_secret: sp.password }), { mode: 0o600 });
+  // What `az ad sp create-for-rbac` prints, as hailtop reads it.
+  const spFile = path.join(work, 'client-sp.json');
+  await writeFile(spFile, JSON.stringify({ appId: sp.appId, password: sp.password, tenant: sp.tenant }), { mode: 0o600 });
+  const base = `https://${alice.account}.blob.core.windows.net/data`;
+  return {
+    serviceEnv: {
+      HB_OBJECT_STORE: 'azure',
+      HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
+      HB_AZURE_STORAGE_CONNECTION_STRING: own.connectionString,
+      HB_AZURE_BLOB_ENDPOINT: az.blobEndpoint,
+      HB_AZURE_AUTHORITY_HOST: az.entra.authorityHost,
+      NODE_EXTRA_CA_CERTS: az.ca.caPath,
+    },
+    clientEnv: { AZURE_APPLICATION_CREDENTIALS: spFile, SSL_CERT_FILE: az.ca.caPath },
+    hosts: az.hosts.map((h) => `${h.ip} ${h.names.join(' ')}\n`).join(''),
+    tmpdir: `${base}/tmp`,
+    input: `${base}/in/numbers.txt`,
+    output: `${base}/results`,
+    scratch: () => az.blobs.list(alice, 'data', 'tmp/'),
+    readOutput: (name) => az.blobs.get(alice, 'data', `results/${name}`),
+    clientSignedIn: async () => az.entra.issued.some((t) => t.appId === sp.appId && t.client.includes('azsdk-python-identity')),
+    async stop() {
+      await az.stop();
+      await own.stop();
+    },
+  };
+}
+
+describe.each([
+  ['GCS', gcsCloud],
+  ['Azure Blob Storage', azureCloud],
+] as const)('a hailtop.batch pipeline on %s, client unchanged', (label, makeCloud) => {
+  let work: string;
+  let cloud: PipelineCloud;
+  let s: TestService;
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'hb-hail-pipeline-'));
+    const identities = path.join(work, 'identities');
+    cloud = await makeCloud(work, identities);
+    const env = { ...cloud.serviceEnv, HB_USER_CREDENTIALS_DIR: identities };
+    // The local driver's agents inherit this process's environment.
+    Object.assign(process.env, env);
+    s = await startTestService({ name: `hail_pipeline_${label === 'GCS' ? 'gcs' : 'azure'}`, executor: 'docker', pools: 'standard:2', env });
+  }, 180_000);
+  afterAll(async () => {
+    await s?.stop();
+    for (const k of Object.keys(cloud?.serviceEnv ?? {})) delete process.env[k];
+    await cloud?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Runs pipeline.py as a scientist would, with the cloud's host names pointing at the emulators. */
+  async function runPipeline(): Promise<Record<string, any>> {
+    const home = path.join(work, 'home');
+    await mkdir(home, { recursive: true });
+    const tokens = path.join(home, 'tokens.json');
+    await writeFile(tokens, JSON.stringify({ default: s.token }));
+    const hosts = path.join(work, 'hosts');
+    await writeFile(hosts, `127.0.0.1 localhost\n${cloud.hosts}`);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      PYTHONUNBUFFERED: '1',
+      HAIL_TERRA: '1',
+      // 'gce': hailtop's location for a client on the deployment's own network, which reaches
+      // the service over plain http (the test service has no TLS).
+      HAIL_LOCATION: 'gce',
+      HAIL_DOMAIN: new URL(s.url).host,
+      HAIL_TOKENS_FILE: tokens,
+      ...cloud.clientEnv,
+      HB_BILLING_PROJECT: s.billingProject,
+      HB_REMOTE_TMPDIR: cloud.tmpdir,
+      HB_INPUT: cloud.input,
+      HB_OUTPUT: cloud.output,
+      HB_IMAGE: 'hail-batch-busybox:latest',
+    };
+    // unshare -m: a mount namespace of the client's own, where /etc/hosts is the file above.
+    const args = ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, HAIL_PYTHON, SCRIPT];
+    return new Promise((resolve, reject) => {
+      execFile('unshare', args, { env, timeout: 240_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`pipeline.py failed (${err.code ?? err.signal}):\n${stderr}\n--- stdout ---\n${stdout}`));
+        try {
+          resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>);
+        } catch {
+          reject(new Error(`pipeline.py printed no JSON summary:\n${stdout}\n--- stderr ---\n${stderr}`));
+        }
+      });
+    });
+  }
+
+  it('runs six jobs with a fan-in, passing files through the cloud, and reads the outputs back', async () => {
     const out = await runPipeline();
     expect(out.state, JSON.stringify(out.jobs)).toBe('success');
     expect(out.n_jobs).toBe(6);
@@ -113,14 +198,12 @@ describe('a hailtop.batch pipeline on cloud storage, client unchanged', () => {
     expect(out.total).toBe('55\n');
     expect(out.report).toBe('lines=10 total=55\n');
 
-    // The files really went through the bucket: the jobs' intermediate files in the backend's
-    // remote_tmpdir, the outputs where write_output put them; and the client signed in to
-    // "Google" through the token endpoint.
-    const [scratch] = await bucket.getFiles({ prefix: 'tmp/' });
+    // The files really went through the cloud: the jobs' intermediate files in the backend's
+    // remote_tmpdir, the outputs where write_output put them; and the client signed in as the user.
+    const scratch = await cloud.scratch();
     // The files another job reads: the three partial sums and the total (report's goes only to results/).
-    expect(scratch.map((f) => f.name).filter((n) => n.endsWith('/ofile')).length).toBe(4);
-    expect((await bucket.file('results/report.txt').download())[0].toString()).toBe('lines=10 total=55\n');
-    const iam = JSON.parse(await readFile(path.join(work, 'gcs', 'iam.json'), 'utf8')) as { tokens: Record<string, { email: string }> };
-    expect(Object.values(iam.tokens).map((t) => t.email)).toContain(key.client_email);
+    expect(scratch.filter((n) => n.endsWith('/ofile')).length, scratch.join('\n')).toBe(4);
+    expect(await cloud.readOutput('report.txt')).toBe('lines=10 total=55\n');
+    expect(await cloud.clientSignedIn()).toBe(true);
   }, 300_000);
 });

@@ -26,11 +26,17 @@ export async function startAzurite(opts: {
   host?: string;
   tls?: { keyPath: string; certPath: string };
   accounts?: { account: string; key: string }[];
+  /** Accept bearer tokens too (Azurite's `--oauth basic`, HTTPS only): see emulators/entra.ts. */
+  oauth?: boolean;
 }): Promise<Azurite> {
   mkdirSync(opts.dir, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
   const args = [BIN, '--blobHost', host, '--blobPort', String(opts.port), '--location', opts.dir, '--silent', '--skipApiVersionCheck', '--loose'];
   if (opts.tls) args.push('--cert', opts.tls.certPath, '--key', opts.tls.keyPath);
+  if (opts.oauth) {
+    if (!opts.tls) throw new Error('Azurite takes bearer tokens over HTTPS only: give tls too');
+    args.push('--oauth', 'basic');
+  }
   const env = { ...process.env };
   if (opts.accounts) {
     // Naming accounts replaces the development account, so it is named too.
