@@ -163,6 +163,15 @@ const EnvSchema = z.object({
   /** publisher:offer:sku:version of the workers' image. */
   HB_AZURE_IMAGE: z.string().regex(/^[^:]+:[^:]+:[^:]+:[^:]+$/, 'publisher:offer:sku:version').default('Debian:debian-12:12-gen2:latest'),
   HB_AZURE_SSH_PUBLIC_KEY: z.string().optional(),
+  /**
+   * The workers' user-assigned managed identity (full resource id, terraform's
+   * `worker_identity_id`): attached to every worker VM, it is how the agent reaches the
+   * object store. Without it a worker VM has no identity and its agent cannot write logs.
+   */
+  HB_AZURE_WORKER_IDENTITY: z
+    .string()
+    .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i, 'a user-assigned identity resource id')
+    .optional(),
   /** Test only: the Resource Manager endpoint of an emulator (http://host:port), static token. */
   HB_AZURE_ARM_ENDPOINT: z.string().url().optional(),
   /** Azure's retail prices API (public, https://prices.azure.com); with an ARM emulator, the emulator's. */
@@ -374,6 +383,7 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
       publicIp: e.HB_AZURE_PUBLIC_IP === 'true',
       image: e.HB_AZURE_IMAGE,
       sshPublicKey: e.HB_AZURE_SSH_PUBLIC_KEY ?? null,
+      workerIdentity: e.HB_AZURE_WORKER_IDENTITY ?? null,
       armEndpoint: e.HB_AZURE_ARM_ENDPOINT ?? null,
       pricesEndpoint: e.HB_AZURE_PRICES_ENDPOINT ?? e.HB_AZURE_ARM_ENDPOINT ?? 'https://prices.azure.com',
     },
@@ -385,6 +395,25 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
  * go. Only non-secret settings travel in the startup script; on a VM the object store is
  * reached with the VM's own identity, so a connection string is never passed on.
  */
+/**
+ * The Blob endpoint a connection string names (its BlobEndpoint, or the public one of its
+ * account): no secret, so a VM's agent, which has its own identity, can be told where to go.
+ */
+export function blobEndpointOf(connectionString: string | undefined): string | undefined {
+  if (!connectionString) return undefined;
+  const parts = new Map(
+    connectionString
+      .split(';')
+      .filter((p) => p.includes('='))
+      .map((p) => [p.slice(0, p.indexOf('=')).toLowerCase(), p.slice(p.indexOf('=') + 1)] as const),
+  );
+  const endpoint = parts.get('blobendpoint');
+  if (endpoint) return endpoint;
+  const account = parts.get('accountname');
+  const suffix = parts.get('endpointsuffix') ?? 'core.windows.net';
+  return account ? `${parts.get('defaultendpointsprotocol') ?? 'https'}://${account}.blob.${suffix}` : undefined;
+}
+
 function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
   const picked: Record<string, string | undefined> = {
     HB_OBJECT_STORE: e.HB_OBJECT_STORE,
@@ -395,7 +424,7 @@ function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
     HB_AZURE_BLOB_ENDPOINT: e.HB_AZURE_BLOB_ENDPOINT,
     HB_AZURE_AUTHORITY_HOST: e.HB_AZURE_AUTHORITY_HOST,
     HB_AZURE_STORAGE_CONTAINER: e.HB_AZURE_STORAGE_CONTAINER,
-    HB_AZURE_STORAGE_ACCOUNT_URL: e.HB_AZURE_STORAGE_ACCOUNT_URL,
+    HB_AZURE_STORAGE_ACCOUNT_URL: e.HB_AZURE_STORAGE_ACCOUNT_URL ?? blobEndpointOf(e.HB_AZURE_STORAGE_CONNECTION_STRING),
   };
   return Object.fromEntries(Object.entries(picked).filter((kv): kv is [string, string] => kv[1] !== undefined));
 }

@@ -88,7 +88,7 @@ for (const cloud of ['gcp', 'azure'] as const) {
       const rendered = renderStartupScript(cloud, base({ name, activationToken: token, apiUrl: api.url, agentPort: cloud === 'gcp' ? 9444 : 9445, agentEnv: { HB_REGION: 'test-region-1' } }));
       // The emulators' metadata service, holding what each cloud's driver stores for the VM.
       const metadata = await startMetadataServer((vm) =>
-        vm !== name ? null : cloud === 'gcp' ? { kind: 'gcp', attributes: rendered.secrets } : { kind: 'azure', userData: azureUserData(rendered.secrets) },
+        vm !== name ? null : cloud === 'gcp' ? { kind: 'gcp', attributes: rendered.secrets } : { kind: 'azure', userData: azureUserData(rendered.secrets), managedIdentity: null },
       );
       const dir = mkdtempSync(path.join(work, `${cloud}-`));
       const scriptFile = path.join(dir, 'startup.sh');

@@ -19,6 +19,38 @@ const BLOBS = path.join(ROOT, 'test', 'support', 'azure_blobs.py');
 
 export type StorageAccount = { account: string; key: string };
 
+export type PythonBlobs = {
+  mkcontainer(a: StorageAccount, container: string): Promise<void>;
+  put(a: StorageAccount, container: string, name: string, data: string): Promise<void>;
+  /** null when there is no such blob. */
+  get(a: StorageAccount, container: string, name: string): Promise<string | null>;
+  list(a: StorageAccount, container: string, prefix: string): Promise<string[]>;
+};
+
+/** Blobs behind `endpoint` (`{account}` in it), over HTTPS trusting `caPath`, through azure_blobs.py. */
+export function pythonBlobs(caPath: string, endpoint: string): PythonBlobs {
+  if (!existsSync(HAIL_PYTHON)) throw new Error(`${HAIL_PYTHON} is missing: run bash scripts/setup.sh --test`);
+  const py = (args: string[], input?: string) =>
+    new Promise<{ code: number; stdout: string }>((resolve, reject) => {
+      const child = execFile(HAIL_PYTHON, [BLOBS, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AZURE_TEST_CA: caPath }, timeout: 60_000 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        if (code !== 0 && code !== 3) return reject(new Error(`azure_blobs.py ${args[0]} failed (${code}): ${stderr}`));
+        resolve({ code, stdout });
+      });
+      child.stdin?.end(input ?? '');
+    });
+  const base = (a: StorageAccount, container: string) => [endpoint, a.account, a.key, container];
+  return {
+    mkcontainer: async (a, container) => void (await py(['mkcontainer', ...base(a, container)])),
+    put: async (a, container, name, data) => void (await py(['put', ...base(a, container), name], data)),
+    get: async (a, container, name) => {
+      const r = await py(['get', ...base(a, container), name]);
+      return r.code === 3 ? null : r.stdout;
+    },
+    list: async (a, container, prefix) => (await py(['list', ...base(a, container), prefix])).stdout.split('\n').filter(Boolean),
+  };
+}
+
 export type AzureHttps = {
   ca: TestCa;
   entra: EntraEmulator;
@@ -27,19 +59,12 @@ export type AzureHttps = {
   blobEndpoint: string;
   /** The address the accounts' and Entra's public host names resolve to, for a client given its own /etc/hosts. */
   hosts: { ip: string; names: string[] }[];
-  blobs: {
-    mkcontainer(a: StorageAccount, container: string): Promise<void>;
-    put(a: StorageAccount, container: string, name: string, data: string): Promise<void>;
-    /** null when there is no such blob. */
-    get(a: StorageAccount, container: string, name: string): Promise<string | null>;
-    list(a: StorageAccount, container: string, prefix: string): Promise<string[]>;
-  };
+  blobs: PythonBlobs;
   stop(): Promise<void>;
 };
 
 /** `net`: the first three octets of the two loopback addresses (e.g. '127.44.0'), one per test file. */
 export async function startAzureHttps(opts: { dir: string; net: string; accounts: StorageAccount[] }): Promise<AzureHttps> {
-  if (!existsSync(HAIL_PYTHON)) throw new Error(`${HAIL_PYTHON} is missing: run bash scripts/setup.sh --test`);
   const storageIp = `${opts.net}.1`;
   const loginIp = `${opts.net}.2`;
   const accountHosts = opts.accounts.map((a) => `${a.account}.blob.core.windows.net`);
@@ -54,16 +79,7 @@ export async function startAzureHttps(opts: { dir: string; net: string; accounts
     oauth: true,
   });
   const blobEndpoint = `https://${storageIp}/{account}`;
-  const py = (args: string[], input?: string) =>
-    new Promise<{ code: number; stdout: string }>((resolve, reject) => {
-      const child = execFile(HAIL_PYTHON, [BLOBS, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AZURE_TEST_CA: ca.caPath }, timeout: 60_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        if (code !== 0 && code !== 3) return reject(new Error(`azure_blobs.py ${args[0]} failed (${code}): ${stderr}`));
-        resolve({ code, stdout });
-      });
-      child.stdin?.end(input ?? '');
-    });
-  const base = (a: StorageAccount, container: string) => [blobEndpoint, a.account, a.key, container];
+  const blobs = pythonBlobs(ca.caPath, blobEndpoint);
   return {
     ca,
     entra,
@@ -73,15 +89,7 @@ export async function startAzureHttps(opts: { dir: string; net: string; accounts
       { ip: storageIp, names: accountHosts },
       { ip: loginIp, names: ['login.microsoftonline.com'] },
     ],
-    blobs: {
-      mkcontainer: async (a, container) => void (await py(['mkcontainer', ...base(a, container)])),
-      put: async (a, container, name, data) => void (await py(['put', ...base(a, container), name], data)),
-      get: async (a, container, name) => {
-        const r = await py(['get', ...base(a, container), name]);
-        return r.code === 3 ? null : r.stdout;
-      },
-      list: async (a, container, prefix) => (await py(['list', ...base(a, container), prefix])).stdout.split('\n').filter(Boolean),
-    },
+    blobs,
     async stop() {
       await azurite.stop();
       await entra.stop();

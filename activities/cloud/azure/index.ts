@@ -192,6 +192,9 @@ export function createAzureDriver(cloud: CloudConfig): CloudDriver {
           },
           userData: azureUserData(boot.secrets),
           networkProfile: { networkInterfaces: [{ id: nic.id!, primary: true, deleteOption: 'Delete' }] },
+          // The workers' identity, the VM's only one, so IMDS hands its tokens to the agent
+          // without being told which (DefaultAzureCredential on the VM).
+          ...(a.workerIdentity ? { identity: { type: 'UserAssigned' as const, userAssignedIdentities: { [a.workerIdentity]: {} } } } : {}),
           ...(inst.preemptible ? { priority: 'Spot' as const, evictionPolicy: 'Delete' as const, billingProfile: { maxPrice: -1 } } : { priority: 'Regular' as const }),
         };
         await retry(() => compute.virtualMachines.createOrUpdate(rg, inst.name, vm, POLL).pollUntilDone());

@@ -58,7 +58,8 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
   const metadata = await startMetadataServer((name) => {
     const r = [...store.values()].find((x) => x.kind === 'vm' && x.name === name);
     const userData = r ? ((r.body.properties ?? {}) as Json).userData : undefined;
-    return typeof userData === 'string' ? { kind: 'azure', userData } : null;
+    const assigned = Object.keys((((r?.body.identity ?? {}) as Json).userAssignedIdentities ?? {}) as Json);
+    return typeof userData === 'string' ? { kind: 'azure', userData, managedIdentity: assigned[0] ?? null } : null;
   });
   const ops = new Map<string, AsyncOp>();
   const injections = new Injections();
@@ -160,10 +161,11 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
             opState.status = 'Succeeded';
             return { status: 201, body: json(r), headers: op.header };
           }
-          setTimeout(() => {
+          setTimeout(async () => {
+            const identityHost = await metadata.identityHost(r.name);
             if (store.get(key(id)) === r) {
               const custom = Buffer.from(String(((props.osProfile ?? {}) as Json).customData ?? ''), 'base64').toString('utf8');
-              r.pid = bootVm(opts, { name: r.name, script: cloudInitScript(custom), metadataUrl: metadata.url });
+              r.pid = bootVm(opts, { name: r.name, script: cloudInitScript(custom), metadataUrl: metadata.url, identityHost });
               setState(r, 'Succeeded');
               opState.status = 'Succeeded';
             } else {

@@ -24,9 +24,40 @@ export type VmAgentOptions = {
 };
 
 /** What the instance metadata holds for one VM: GCE's attributes, or Azure's base64 userData. */
-export type VmMetadata = { kind: 'gcp'; attributes: Record<string, string> } | { kind: 'azure'; userData: string };
+export type VmMetadata = { kind: 'gcp'; attributes: Record<string, string> } | { kind: 'azure'; userData: string; managedIdentity: string | null };
 
-export type MetadataServer = { url: string; close(): Promise<void> };
+/**
+ * A managed identity's access token as Azure's IMDS hands it out: a JWT for `resource`, which
+ * Azurite's OAuth mode checks for lifetime, issuer and audience (no signature: it cannot know
+ * Entra ID's keys).
+ */
+function managedIdentityToken(identity: string, resource: string): Record<string, string> {
+  const now = Math.floor(Date.now() / 1000);
+  const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const tenant = '00000000-0000-4000-8000-00000000a11d';
+  const claims = { aud: resource, iss: `https://sts.windows.net/${tenant}/`, iat: now, nbf: now - 60, exp: now + 3600, xms_mirid: identity, tid: tenant, ver: '1.0' };
+  return {
+    access_token: `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc(claims)}.${Buffer.from('emulated').toString('base64url')}`,
+    client_id: '00000000-0000-4000-8000-00000000c1d0',
+    expires_in: '3599',
+    expires_on: String(now + 3599),
+    ext_expires_in: '3599',
+    not_before: String(now - 60),
+    resource,
+    token_type: 'Bearer',
+  };
+}
+
+export type MetadataServer = {
+  url: string;
+  /**
+   * The IMDS host of one Azure VM's managed identity. The Azure SDK joins IMDS's token path to
+   * a bare host (AZURE_POD_IDENTITY_AUTHORITY_HOST), so each VM gets a listener of its own,
+   * answering for that VM's identity alone.
+   */
+  identityHost(name: string): Promise<string>;
+  close(): Promise<void>;
+};
 
 /**
  * The instance metadata service of an emulator's VMs (GCE's metadata server, Azure's IMDS),
@@ -51,13 +82,41 @@ export async function startMetadataServer(lookup: (name: string) => VmMetadata |
       if (req.headers.metadata !== 'true') return answer(400, 'missing Metadata: true');
       if (rest.startsWith('/metadata/instance/compute/userData?')) return answer(200, md.userData);
       if (rest.startsWith('/metadata/instance/network/interface/0/ipv4/ipAddress/0/privateIpAddress')) return answer(200, '127.0.0.1');
+
     }
     answer(404, 'not found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const identities = new Map<string, Promise<http.Server>>();
+  const identityServer = async (name: string): Promise<http.Server> => {
+    const srv = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://imds');
+      const md = lookup(name);
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      // MSAL asks with a trailing slash, the other SDKs without: IMDS takes both.
+      if (url.pathname.replace(/\/$/, '') !== '/metadata/identity/oauth2/token' || !md || md.kind !== 'azure') return reply(404, { error: 'not_found' });
+      if (req.headers.metadata !== 'true') return reply(400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
+      // What IMDS says on a VM without an identity.
+      if (!md.managedIdentity) return reply(400, { error: 'invalid_request', error_description: 'Identity not found' });
+      reply(200, managedIdentityToken(md.managedIdentity, url.searchParams.get('resource') ?? ''));
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return srv;
+  };
+  const closeServer = (srv: http.Server) => new Promise<void>((resolve) => (srv.closeAllConnections(), srv.close(() => resolve())));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+    async identityHost(name) {
+      if (!identities.has(name)) identities.set(name, identityServer(name));
+      return `http://127.0.0.1:${((await identities.get(name)!).address() as AddressInfo).port}`;
+    },
+    async close() {
+      for (const srv of identities.values()) await closeServer(await srv);
+      await closeServer(server);
+    },
   };
 }
 
@@ -65,7 +124,7 @@ export async function startMetadataServer(lookup: (name: string) => VmMetadata |
  * Boots the VM: runs its startup script (the bash text a VM would run) in its own process
  * group, which the agent joins. Returns the script's pid, the group's leader.
  */
-export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string; metadataUrl: string }): number {
+export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string; metadataUrl: string; identityHost?: string }): number {
   const vmDir = path.join(opts.dataDir, 'vms');
   const logDir = path.join(opts.dataDir, 'agents');
   mkdirSync(vmDir, { recursive: true });
@@ -78,6 +137,9 @@ export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string;
     stdio: ['ignore', out, out],
     env: childEnv({
       HB_STARTUP_METADATA_URL: `${vm.metadataUrl}/vm/${vm.name}`,
+      // The Azure SDK's managed identity asks IMDS at 169.254.169.254 unless told otherwise
+      // (AKS pod identity's variable): here, this VM's identity listener.
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: vm.identityHost,
       HB_STARTUP_AGENT_COMMAND: `${process.execPath} --import tsx ${cliEntry} agent`,
       HB_STARTUP_DATA_DIR: opts.dataDir,
       HB_STARTUP_POWEROFF_FILE: path.join(vmDir, `${vm.name}.poweroff`),
