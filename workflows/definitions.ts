@@ -106,7 +106,12 @@ export type BatchPartitionInput = {
 
 export type JobWorkflowInput = { batchId: number; jobId: number };
 /** `rateLimits` is carried across continue-as-new, which is how a limit survives restarts. */
-export type SchedulerWorkflowInput = { intervalMs: number; rateLimits?: Record<string, number> };
+export type SchedulerWorkflowInput = {
+  intervalMs: number;
+  rateLimits?: Record<string, number>;
+  /** Continue as new once a run's history has this many events (default 1,000; tests set fewer). */
+  maxEventsPerRun?: number;
+};
 export type BillingLimitsWorkflowInput = { intervalMs: number };
 export type PricesWorkflowInput = { intervalMs: number };
 

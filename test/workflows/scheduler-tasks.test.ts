@@ -106,3 +106,44 @@ it('keeps quick back-to-back rounds in one task', async () => {
   expect(Math.max(...perTask), perTask.join(',')).toBeGreaterThanOrEqual(21);
   expect(types).not.toContain('timerFiredEventAttributes');
 }, 120_000);
+
+it('continues as new once a run has maxEventsPerRun events, keeping its rate limits', async () => {
+  const taskQueue = uniqueTaskQueue('sched-can');
+  let rounds = 0;
+  const worker = await Worker.create({
+    connection,
+    namespace: t.namespace,
+    taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: {
+      async schedulePass(): Promise<PassResult> {
+        rounds += 1;
+        return { scheduled: 0, dispatched: 0, users: [], more: false, elapsedMs: 1, endedAt: Date.now() };
+      },
+    },
+  });
+  const handle = await t.client.workflow.start('schedulerWorkflow', {
+    taskQueue,
+    workflowId: `${taskQueue}-scheduler`,
+    args: [{ intervalMs: 600_000, maxEventsPerRun: 40, rateLimits: { standard: 7 } }],
+  });
+  const firstRun = handle.firstExecutionRunId;
+  try {
+    await worker.runUntil(async () => {
+      // Each poke is a round: a signal, a workflow task and the round's marker.
+      for (let i = 0; i < 30 && (await handle.describe()).runId === firstRun; i++) {
+        const before = rounds;
+        await handle.signal(schedulerPokeSignal);
+        await waitFor('the poke round', async () => rounds > before, 30_000, 20);
+      }
+      expect((await handle.describe()).runId).not.toBe(firstRun);
+      const events = (await t.client.workflow.getHandle(handle.workflowId, firstRun).fetchHistory()).events ?? [];
+      expect(typeOf(events.at(-1) as HistoryEvent)).toBe('workflowExecutionContinuedAsNewEventAttributes');
+      // Cut at the first workflow task past 40 events, not at the server's 4,096.
+      expect(events.length).toBeLessThanOrEqual(60);
+      expect(await handle.query('rateLimits')).toEqual({ standard: 7 });
+    });
+  } finally {
+    await handle.terminate().catch(() => undefined);
+  }
+}, 120_000);
