@@ -11,6 +11,7 @@ import Docker from 'dockerode';
 import type { Config } from '../config/index';
 import type { ObjectStore } from '../storage/object-store';
 import { openObjectStore } from '../storage/stores';
+import { withRetriedPuts } from '../storage/retrying-store';
 import { Attempts } from './attempts';
 import { CpuSemaphore } from './cpu-semaphore';
 import { DriverClient } from './driver-client';
@@ -72,7 +73,9 @@ export async function startAgent(config: Config, overrides: AgentOverrides = {})
     scratchDir: settings.scratchDir,
     executor,
     semaphore: new CpuSemaphore(settings.cores * 1000),
-    store: overrides.store ?? openObjectStore(config.objectStore),
+    store: withRetriedPuts(overrides.store ?? openObjectStore(config.objectStore), (key, err, attempt) =>
+      log.warn('object store write failed, retrying', { key, attempt, error: String(err) }),
+    ),
     storage: { rootsFor: config.storage.rootsFor, defaultBase: config.storage.defaultBase, owner },
     client,
     log,
