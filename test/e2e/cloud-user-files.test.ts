@@ -116,24 +116,13 @@ async function azureFixture(work: string, identities: string): Promise<CloudFixt
  */
 async function azureServicePrincipalFixture(work: string, identities: string): Promise<CloudFixture> {
   const accounts = { alice: { account: 'aliceacct', key: Buffer.from('alice-key-'.repeat(4)).toString('base64') }, bob: { account: 'bobacct', key: Buffer.from('bob-key-'.repeat(5)).toString('base64') } };
-  const own = await startAzurite({ dir: path.join(work, 'azurite-own'), port: 10_048 });
-  await new BlobServiceClient(own.blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('hb-logs').createIfNotExists();
-  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.45.0', accounts: Object.values(accounts) });
+  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.45.0', accounts: Object.values(accounts), ownPort: 10_048 });
   for (const user of USERS) {
     await az.blobs.mkcontainer(accounts[user], 'data');
-    const sp = az.entra.createServicePrincipal(`${user}-batch`, [accounts[user].account]);
-    mkdirSync(path.join(identities, user), { recursive: true });
-    writeFileSync(path.join(identities, user, 'azure.json'), JSON.stringify({ type: 'client_secret', tenant_id: sp.tenant, client_id: sp.appId, client_secret: sp.password }), { mode: 0o600 });
+    az.addUserPrincipal(identities, user, accounts[user].account);
   }
   return {
-    env: {
-      HB_OBJECT_STORE: 'azure',
-      HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
-      HB_AZURE_STORAGE_CONNECTION_STRING: own.connectionString,
-      HB_AZURE_BLOB_ENDPOINT: az.blobEndpoint,
-      HB_AZURE_AUTHORITY_HOST: az.entra.authorityHost,
-      NODE_EXTRA_CA_CERTS: az.ca.caPath,
-    },
+    env: az.serviceEnv,
     url: (owner, name) => `https://${accounts[owner].account}.blob.core.windows.net/data/${name}`,
     read: (owner, name) => az.blobs.get(accounts[owner], 'data', name),
     write: (owner, name, data) => az.blobs.put(accounts[owner], 'data', name, data),
@@ -142,10 +131,7 @@ async function azureServicePrincipalFixture(work: string, identities: string): P
     hostileName: 'evil//escaped',
     // The agents sign in as the users' principals through @azure/identity.
     agentSignIns: () => az.entra.issued.filter((t) => t.client.includes('azsdk-js-identity')).length,
-    async stop() {
-      await az.stop();
-      await own.stop();
-    },
+    stop: () => az.stop(),
   };
 }
 

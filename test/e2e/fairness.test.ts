@@ -51,9 +51,17 @@ async function timesOf(batchId: number): Promise<{ jobId: number; scheduled: num
 
 /** Results of the scheduler's local activities, as recorded in its workflow history. */
 async function schedulerDecisions(): Promise<{ user: string; placed: number; allocationMcpu: number }[]> {
-  const history = await s.client.workflow.getHandle(schedulerWorkflowId(s.config.temporal.taskQueue)).fetchHistory();
+  // The scheduler continues as new every 1,000 events: walk its runs back from the current one.
+  const id = schedulerWorkflowId(s.config.temporal.taskQueue);
+  const events = [];
+  for (let runId: string | undefined = undefined; ; ) {
+    const history = await s.client.workflow.getHandle(id, runId).fetchHistory();
+    events.unshift(...(history.events ?? []));
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+    if (!runId) break;
+  }
   const out: { user: string; placed: number; allocationMcpu: number }[] = [];
-  for (const e of history.events ?? []) {
+  for (const e of events) {
     // A local activity's marker keeps its result under "result" ("data" holds its metadata).
     const payload = e.markerRecordedEventAttributes?.details?.['result']?.payloads?.[0]?.data;
     if (!payload) continue;

@@ -14,11 +14,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAIL_PYTHON, startAzureHttps } from '../support/azure-https';
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../support/emulators/azurite';
 import { createBucket, startGcsEmulator } from '../support/emulators/gcs';
 import { startTestService, type TestService } from '../support/service';
 import { makeTestCa } from '../support/test-ca';
@@ -87,29 +85,18 @@ async function gcsCloud(work: string, identities: string): Promise<PipelineCloud
 
 async function azureCloud(work: string, identities: string): Promise<PipelineCloud> {
   const alice = { account: 'aliceacct', key: Buffer.from('alice-key-'.repeat(4)).toString('base64') };
-  // The deployment's own account (logs) on a plain Azurite; the user's account where the
-  // client reaches it by its public name, over HTTPS, with bearer tokens.
-  const own = await startAzurite({ dir: path.join(work, 'azurite-own'), port: 10_049 });
-  await new BlobServiceClient(own.blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('hb-logs').createIfNotExists();
-  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.44.0', accounts: [alice] });
+  // The user's account where the client reaches it by its public name, over HTTPS, with
+  // bearer tokens; the deployment's own (logs) beside it.
+  const az = await startAzureHttps({ dir: path.join(work, 'azure-https'), net: '127.44.0', accounts: [alice], ownPort: 10_049 });
   await az.blobs.mkcontainer(alice, 'data');
   await az.blobs.put(alice, 'data', 'in/numbers.txt', NUMBERS);
-  const sp = az.entra.createServicePrincipal('alice-batch', [alice.account]);
-  await mkdir(path.join(identities, 'alice'), { recursive: true });
-  await writeFile(path.join(identities, 'alice', 'azure.json'), JSON.stringify({ type: 'client_secret', tenant_id: sp.tenant, client_id: sp.appId, client_secret: sp.password }), { mode: 0o600 });
+  const sp = az.addUserPrincipal(identities, 'alice', alice.account);
   // What `az ad sp create-for-rbac` prints, as hailtop reads it.
   const spFile = path.join(work, 'client-sp.json');
   await writeFile(spFile, JSON.stringify({ appId: sp.appId, password: sp.password, tenant: sp.tenant }), { mode: 0o600 });
   const base = `https://${alice.account}.blob.core.windows.net/data`;
   return {
-    serviceEnv: {
-      HB_OBJECT_STORE: 'azure',
-      HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
-      HB_AZURE_STORAGE_CONNECTION_STRING: own.connectionString,
-      HB_AZURE_BLOB_ENDPOINT: az.blobEndpoint,
-      HB_AZURE_AUTHORITY_HOST: az.entra.authorityHost,
-      NODE_EXTRA_CA_CERTS: az.ca.caPath,
-    },
+    serviceEnv: az.serviceEnv,
     clientEnv: { AZURE_APPLICATION_CREDENTIALS: spFile, SSL_CERT_FILE: az.ca.caPath },
     hosts: az.hosts.map((h) => `${h.ip} ${h.names.join(' ')}\n`).join(''),
     tmpdir: `${base}/tmp`,
@@ -118,10 +105,7 @@ async function azureCloud(work: string, identities: string): Promise<PipelineClo
     scratch: () => az.blobs.list(alice, 'data', 'tmp/'),
     readOutput: (name) => az.blobs.get(alice, 'data', `results/${name}`),
     clientSignedIn: async () => az.entra.issued.some((t) => t.appId === sp.appId && t.client.includes('azsdk-python-identity')),
-    async stop() {
-      await az.stop();
-      await own.stop();
-    },
+    stop: () => az.stop(),
   };
 }
 

@@ -6,11 +6,12 @@
  * test process itself does not, so it sets up and inspects blobs through azure_blobs.py.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAzurite, type Azurite } from './emulators/azurite';
-import { startEntraEmulator, type EntraEmulator } from './emulators/entra';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from './emulators/azurite';
+import { startEntraEmulator, type EntraEmulator, type ServicePrincipal } from './emulators/entra';
 import { makeTestCa, type TestCa } from './test-ca';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -60,11 +61,23 @@ export type AzureHttps = {
   /** The address the accounts' and Entra's public host names resolve to, for a client given its own /etc/hosts. */
   hosts: { ip: string; names: string[] }[];
   blobs: PythonBlobs;
+  /**
+   * The service's settings: its own logs in container hb-logs of a plain Azurite of its own
+   * (a different account in a real deployment too), users' accounts here, the CA trusted.
+   */
+  serviceEnv: Record<string, string>;
+  /** A service principal for `user` with a role on `account`, kept as the user's identity in `identities`. */
+  addUserPrincipal(identities: string, user: string, account: string): ServicePrincipal;
   stop(): Promise<void>;
 };
 
-/** `net`: the first three octets of the two loopback addresses (e.g. '127.44.0'), one per test file. */
-export async function startAzureHttps(opts: { dir: string; net: string; accounts: StorageAccount[] }): Promise<AzureHttps> {
+/**
+ * `net`: the first three octets of the two loopback addresses (e.g. '127.44.0'), one per test
+ * file; `ownPort`: the port of the service's own plain Azurite.
+ */
+export async function startAzureHttps(opts: { dir: string; net: string; accounts: StorageAccount[]; ownPort: number }): Promise<AzureHttps> {
+  const own = await startAzurite({ dir: path.join(opts.dir, 'azurite-own'), port: opts.ownPort });
+  await new BlobServiceClient(own.blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('hb-logs').createIfNotExists();
   const storageIp = `${opts.net}.1`;
   const loginIp = `${opts.net}.2`;
   const accountHosts = opts.accounts.map((a) => `${a.account}.blob.core.windows.net`);
@@ -90,9 +103,24 @@ export async function startAzureHttps(opts: { dir: string; net: string; accounts
       { ip: loginIp, names: ['login.microsoftonline.com'] },
     ],
     blobs,
+    serviceEnv: {
+      HB_OBJECT_STORE: 'azure',
+      HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
+      HB_AZURE_STORAGE_CONNECTION_STRING: own.connectionString,
+      HB_AZURE_BLOB_ENDPOINT: blobEndpoint,
+      HB_AZURE_AUTHORITY_HOST: entra.authorityHost,
+      NODE_EXTRA_CA_CERTS: ca.caPath,
+    },
+    addUserPrincipal(identities, user, account) {
+      const sp = entra.createServicePrincipal(`${user}-batch`, [account]);
+      mkdirSync(path.join(identities, user), { recursive: true });
+      writeFileSync(path.join(identities, user, 'azure.json'), JSON.stringify({ type: 'client_secret', tenant_id: sp.tenant, client_id: sp.appId, client_secret: sp.password }), { mode: 0o600 });
+      return sp;
+    },
     async stop() {
       await azurite.stop();
       await entra.stop();
+      await own.stop();
     },
   };
 }

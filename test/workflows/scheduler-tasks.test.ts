@@ -34,23 +34,20 @@ const typeOf = (e: HistoryEvent): string => {
 /** `wallMs`: how long a round really takes, when it is not what it reports as its elapsedMs. */
 type Round = Omit<PassResult, 'users' | 'scheduled' | 'dispatched' | 'endedAt'> & { wallMs?: number };
 
+/** A worker of the test's own for the real scheduler workflow, its rounds given by `schedulePass`. */
+function schedulerWorker(taskQueue: string, schedulePass: () => Promise<PassResult>): Promise<Worker> {
+  return Worker.create({ connection, namespace: t.namespace, taskQueue, workflowBundle: workflowBundle(), activities: { schedulePass } });
+}
+
 async function runScheduler(rounds: (n: number) => Round, until: number): Promise<string[]> {
   const taskQueue = uniqueTaskQueue('sched-tasks');
   let n = 0;
-  const worker = await Worker.create({
-    connection,
-    namespace: t.namespace,
-    taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: {
-      async schedulePass(): Promise<PassResult> {
-        n += 1;
-        const { wallMs, ...r } = rounds(n);
-        const ms = wallMs ?? r.elapsedMs;
-        if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
-        return { scheduled: 1, dispatched: 1, users: [], ...r, endedAt: Date.now() };
-      },
-    },
+  const worker = await schedulerWorker(taskQueue, async () => {
+    n += 1;
+    const { wallMs, ...r } = rounds(n);
+    const ms = wallMs ?? r.elapsedMs;
+    if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
+    return { scheduled: 1, dispatched: 1, users: [], ...r, endedAt: Date.now() };
   });
   const handle = await t.client.workflow.start('schedulerWorkflow', {
     taskQueue,
@@ -110,17 +107,9 @@ it('keeps quick back-to-back rounds in one task', async () => {
 it('continues as new once a run has maxEventsPerRun events, keeping its rate limits', async () => {
   const taskQueue = uniqueTaskQueue('sched-can');
   let rounds = 0;
-  const worker = await Worker.create({
-    connection,
-    namespace: t.namespace,
-    taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: {
-      async schedulePass(): Promise<PassResult> {
-        rounds += 1;
-        return { scheduled: 0, dispatched: 0, users: [], more: false, elapsedMs: 1, endedAt: Date.now() };
-      },
-    },
+  const worker = await schedulerWorker(taskQueue, async () => {
+    rounds += 1;
+    return { scheduled: 0, dispatched: 0, users: [], more: false, elapsedMs: 1, endedAt: Date.now() };
   });
   const handle = await t.client.workflow.start('schedulerWorkflow', {
     taskQueue,
