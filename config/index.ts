@@ -391,11 +391,6 @@ function cloudConfig(e: z.infer<typeof EnvSchema>) {
 }
 
 /**
- * What a cloud VM's agent is told besides its name and token: where logs and status documents
- * go. Only non-secret settings travel in the startup script; on a VM the object store is
- * reached with the VM's own identity, so a connection string is never passed on.
- */
-/**
  * The Blob endpoint a connection string names (its BlobEndpoint, or the public one of its
  * account): no secret, so a VM's agent, which has its own identity, can be told where to go.
  */
@@ -414,6 +409,11 @@ export function blobEndpointOf(connectionString: string | undefined): string | u
   return account ? `${parts.get('defaultendpointsprotocol') ?? 'https'}://${account}.blob.${suffix}` : undefined;
 }
 
+/**
+ * What a cloud VM's agent is told besides its name and token: where logs and status documents
+ * go. Only non-secret settings travel in the startup script; on a VM the object store is
+ * reached with the VM's own identity, so a connection string is never passed on.
+ */
 function vmAgentEnv(e: z.infer<typeof EnvSchema>): Record<string, string> {
   const picked: Record<string, string | undefined> = {
     HB_OBJECT_STORE: e.HB_OBJECT_STORE,

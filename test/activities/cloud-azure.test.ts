@@ -18,16 +18,7 @@ conformance('azure', { errors: true }, async (dataDir) => {
     dataDir,
     executor: 'process',
   });
-  const env = {
-    HB_CLOUD: 'azure',
-    HB_AZURE_SUBSCRIPTION_ID: subscriptionId,
-    HB_AZURE_RESOURCE_GROUP: resourceGroup,
-    HB_AZURE_LOCATIONS: 'eastus,westus2',
-    HB_AZURE_SUBNET_ID: `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/batch/subnets/workers`,
-    HB_AZURE_PUBLIC_IP: 'true',
-    HB_AZURE_ARM_ENDPOINT: arm.url,
-    HB_DEPLOYMENT: 'conformance',
-  };
+  const env = arm.driverEnv('conformance');
   return {
     env,
     driver: () => createAzureDriver(loadConfig({ ...env, HB_LOCATION_REFRESH_MS: '1000' }).cloud),

@@ -39,6 +39,8 @@ export type ArmEmulator = Server & {
   calls: string[];
   /** Changes the list prices the retail API serves from now on. */
   setPrices(prices: ListPrice[]): void;
+  /** The driver's settings for this emulator's subscription, resource group and locations. */
+  driverEnv(deployment: string): Record<string, string>;
 };
 
 const armError = (status: number, code: string, message: string): Res => ({ status, body: { error: { code, message } } });
@@ -277,6 +279,16 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
     setPrices: (p) => {
       prices = p;
     },
+    driverEnv: (deployment) => ({
+      HB_CLOUD: 'azure',
+      HB_AZURE_SUBSCRIPTION_ID: opts.subscriptionId,
+      HB_AZURE_RESOURCE_GROUP: opts.resourceGroup,
+      HB_AZURE_LOCATIONS: opts.locations.map((l) => l.location).join(','),
+      HB_AZURE_SUBNET_ID: `${rgPath}/providers/Microsoft.Network/virtualNetworks/batch/subnets/workers`,
+      HB_AZURE_PUBLIC_IP: 'true',
+      HB_AZURE_ARM_ENDPOINT: server.url,
+      HB_DEPLOYMENT: deployment,
+    }),
     inject: (i) => injections.add(i),
     async preempt(name) {
       const r = store.get(key(idOf('vm', name)));

@@ -103,14 +103,7 @@ async function serveAzure(dataDir: string, executor: 'process' | 'docker'): Prom
   writeFileSync(path.join(identities, 'dev', 'azure.json'), JSON.stringify({ type: 'shared_key', ...dev }), { mode: 0o600 });
   return {
     env: {
-      HB_CLOUD: 'azure',
-      HB_AZURE_SUBSCRIPTION_ID: subscriptionId,
-      HB_AZURE_RESOURCE_GROUP: resourceGroup,
-      HB_AZURE_LOCATIONS: 'eastus,westus2',
-      HB_AZURE_SUBNET_ID: `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/batch/subnets/workers`,
-      HB_AZURE_PUBLIC_IP: 'true',
-      HB_AZURE_ARM_ENDPOINT: arm.url,
-      HB_DEPLOYMENT: 'emulated',
+      ...arm.driverEnv('emulated'),
       HB_OBJECT_STORE: 'azure',
       HB_AZURE_STORAGE_CONTAINER: 'hb-logs',
       HB_AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
