@@ -36,7 +36,9 @@ async function signIn(page: Page, url: string, token: string): Promise<void> {
   await page.goto(url);
   expect(new URL(page.url()).pathname).toBe('/login');
   await page.fill('input[name=token]', token);
-  await page.click('button[type=submit]');
+  // The form posts and is redirected back; wait until that navigation has landed, or a later
+  // reload can race it (Chromium: "Not attached to an active page").
+  await Promise.all([page.waitForURL((u) => u.pathname !== '/login', { waitUntil: 'load' }), page.click('button[type=submit]')]);
 }
 
 beforeAll(async () => {
@@ -122,7 +124,7 @@ it('a user walks down the job-group tree to a nested group and sees only its job
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
   await signIn(page, `${s.url}/batches/${id}`, s.token);
   await waitFor('the batch to complete', async () => (await (await s.api(`/api/v1alpha/batches/${id}`)).json() as { complete: boolean }).complete, 120_000, 500);
-  await page.reload();
+  await page.goto(`${s.url}/batches/${id}`);
   await page.click('#job-groups [data-job-group="1"] a');
   await page.waitForSelector('#job-groups [data-job-group="3"]');
   await page.click('#job-groups [data-job-group="2"] a');
