@@ -9,7 +9,7 @@ import { createCallbackActivities } from './callbacks';
 import { createPriceActivities } from './prices';
 import { createLocalDriver } from './cloud/local';
 import { createClusterActivities } from './clusters';
-import { createLocalNodeDriver } from './clusters/local-nodes';
+import { createClusterNodeDriver } from './clusters/drivers';
 import type { ClusterNodeDriver } from './clusters/node-driver';
 
 /** The cloud the autoscaler owns VMs in, and where those VMs report. */
@@ -29,7 +29,7 @@ export function createActivities(deps: ActivityDeps, cloud?: CloudDeps) {
     ...createPriceActivities(deps, c.driver),
     // Callbacks never go to the API itself, at whichever address it is known.
     ...createCallbackActivities(deps, [...new Set([c.apiUrl, deps.config.api.url])]),
-    ...createClusterActivities(deps, c.clusterNodes ?? createLocalNodeDriver(deps.config.clusters)),
+    ...createClusterActivities(deps, c.clusterNodes ?? createClusterNodeDriver(deps.config, deps.db)),
   };
 }
 

@@ -16,7 +16,7 @@ import { localPoolSeeds } from '../domain/pool-config';
 import { createApiMetrics } from '../metrics/registry';
 import { instrumentDb } from '../metrics/sql';
 import { createClusterGateway } from '../api/cluster-gateway';
-import { createLocalNodeDriver } from '../activities/clusters/local-nodes';
+import { createClusterNodeDriver } from '../activities/clusters/drivers';
 import { jupyterUpgrade } from '../api/jupyter-proxy';
 import type { Services } from '../api/context';
 
@@ -41,7 +41,7 @@ export async function startApi(deps: { config: Config; db: Db; log: Logger; clie
       batchWindow: config.driver.batchWindow,
       batchPartitions: config.driver.batchPartitions,
     }),
-    clusters: { workflows: createClusterGateway(client, config.temporal.taskQueue), nodes: createLocalNodeDriver(config.clusters) },
+    clusters: { workflows: createClusterGateway(client, config.temporal.taskQueue), nodes: createClusterNodeDriver(config, db) },
   };
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

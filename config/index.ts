@@ -184,6 +184,15 @@ const EnvSchema = z.object({
   HB_CLUSTER_DEPLOYMENT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/).default('local'),
   /** The host address cluster nodes publish Jupyter on (the service proxies it). */
   HB_CLUSTER_PUBLISH_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Where cluster node VMs (HB_CLOUD=gcp|azure) pull node images from, e.g.
+   * us-docker.pkg.dev/<project>/hail: the image's local tag is pushed there and pulled as
+   * <registry>/<tag>. Unset: the VMs' Docker has the tag (the emulated clouds).
+   */
+  HB_CLUSTER_IMAGE_REGISTRY: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._-]+)*$/, 'expected a registry path such as us-docker.pkg.dev/project/hail')
+    .optional(),
   /** The API token `cli/main.ts cluster …` sends; the local service's dev credentials when unset. */
   HB_TOKEN: z.string().optional(),
 }).superRefine((e, ctx) => {
@@ -346,6 +355,7 @@ function buildConfig(e: z.infer<typeof EnvSchema>) {
     clusters: {
       deployment: e.HB_CLUSTER_DEPLOYMENT,
       publishHost: e.HB_CLUSTER_PUBLISH_HOST,
+      imageRegistry: e.HB_CLUSTER_IMAGE_REGISTRY ?? null,
       dockerSocket: e.HB_DOCKER_SOCKET,
       cliToken: e.HB_TOKEN,
       /** HB_API_URL as given: the CLI prefers it over the local dev credentials. */

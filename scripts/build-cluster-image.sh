@@ -18,7 +18,7 @@ fail() { echo "build-cluster-image: $*" >&2; exit 1; }
 
 base_digest="$(cat "$SRC/base.sh" "$SRC/versions.env" | sha256sum | cut -c1-16)"
 base="hail-batch-cluster-base:$base_digest"
-digest="$(printf '%s\n' "$base" | cat - "$SRC/Dockerfile" "$SRC/profile.sh" "$SRC/entrypoint.sh" | sha256sum | cut -c1-16)"
+digest="$(printf '%s\n' "$base" | cat - "$SRC/Dockerfile" "$SRC/profile.sh" "$SRC/entrypoint.sh" "$SRC/node-exec.py" | sha256sum | cut -c1-16)"
 tag="hail-batch-cluster:$digest"
 if [ "${1:-}" = "--tag" ]; then echo "$tag"; exit 0; fi
 

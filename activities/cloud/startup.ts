@@ -132,7 +132,7 @@ export function azureUserData(secrets: Record<string, string>): string {
   return Buffer.from(Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join('')).toString('base64');
 }
 
-function metadataFunctions(cloud: 'gcp' | 'azure'): string {
+export function metadataFunctions(cloud: 'gcp' | 'azure'): string {
   if (cloud === 'gcp') {
     return `METADATA="\${HB_STARTUP_METADATA_URL:-http://metadata.google.internal}/computeMetadata/v1/instance"
 md() { curl -fsS --retry 20 --retry-connrefused --retry-delay 1 -H 'Metadata-Flavor: Google' "$METADATA/$1"; }
@@ -148,7 +148,7 @@ private_ip() { md 'network/interface/0/ipv4/ipAddress/0/privateIpAddress?api-ver
 }
 
 /** cloud-init: the script written to disk, then run once; base64 so nothing in it needs YAML quoting. */
-function azureCloudConfig(script: string): string {
+export function azureCloudConfig(script: string): string {
   return `#cloud-config
 write_files:
   - path: /opt/hail-batch/startup.sh

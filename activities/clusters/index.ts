@@ -63,7 +63,6 @@ export function createClusterActivities(deps: ActivityDeps, nodes: ClusterNodeDr
         cluster: a.cluster,
         node: wanted,
         imageRef,
-        sparkMaster: `spark://${masterName(a.cluster)}:7077`,
         jupyterToken: cluster.jupyterToken,
         jupyterBaseUrl: jupyterBaseUrl(a.cluster),
       });

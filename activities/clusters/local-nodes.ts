@@ -8,6 +8,7 @@ import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import type { ClusterNodeDriver, ExecResult, LiveNode, NodeLaunch } from './node-driver';
 import { shapeKeyOf } from './node-driver';
+import { masterName } from '../../domain/clusters/spec';
 
 const LABEL = {
   deployment: 'hail-batch.cluster-deployment',
@@ -58,6 +59,9 @@ export function createLocalNodeDriver(cfg: LocalNodesConfig): ClusterNodeDriver 
   }
 
   const driver: ClusterNodeDriver = {
+    // Nodes find each other by their names on the cluster's network (container aliases).
+    sparkMasterUrl: (cluster) => `spark://${masterName(cluster)}:7077`,
+
     async ensureShared(cluster) {
       const nets = await docker.listNetworks({ filters: { name: [networkName(cluster)] } });
       if (!nets.some((n) => n.Name === networkName(cluster))) {
@@ -103,7 +107,7 @@ export function createLocalNodeDriver(cfg: LocalNodesConfig): ClusterNodeDriver 
         Labels: labels(l.cluster, { [LABEL.node]: l.node.name, [LABEL.shape]: shape }),
         Env: [
           `HB_NODE_ROLE=${l.node.role}`,
-          `HB_SPARK_MASTER=${l.sparkMaster}`,
+          `HB_SPARK_MASTER=${driver.sparkMasterUrl(l.cluster)}`,
           `HB_WORKER_CORES=${l.node.cores}`,
           `HB_WORKER_MEMORY=${workerMiB}m`,
           `HB_JUPYTER_TOKEN=${l.jupyterToken}`,

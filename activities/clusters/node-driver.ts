@@ -13,8 +13,6 @@ export type NodeLaunch = {
   node: PlannedNode;
   /** The image the node boots (locally a Docker image tag). */
   imageRef: string;
-  /** `spark://<master>:7077`. */
-  sparkMaster: string;
   /** Jupyter's secret; only the service's proxy knows it. */
   jupyterToken: string;
   /** The path prefix the proxy serves Jupyter under. */
@@ -35,6 +33,8 @@ export type LiveNode = {
 export type ExecResult = { exitCode: number; stdout: string; stderr: string };
 
 export interface ClusterNodeDriver {
+  /** `spark://<master>:7077`, by the name the cluster's nodes know the master under. */
+  sparkMasterUrl(cluster: string): string;
   /** Creates the node unless a running one of the same shape exists. Idempotent. */
   createNode(launch: NodeLaunch): Promise<{ handle: string; createdMs: number; jupyterUrl: string | null }>;
   /** Removes the node; succeeds when it is already gone. */

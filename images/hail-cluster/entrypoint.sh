@@ -30,6 +30,9 @@ export SPARK_DAEMON_MEMORY=256m
 # the shared tmp by executors can be renamed by the driver.
 export HOME=/home/hail
 host="$(hostname)"
+# On a VM the service runs commands through the node's exec door (on the local cloud it uses
+# `docker exec` and sets no token).
+if [ -n "${HB_EXEC_TOKEN:-}" ]; then python3 /usr/local/lib/hail-node-exec.py & fi
 case "$role" in
   master)
     # runuser keeps the environment (the token); bash -l adds the login profile.

@@ -7,31 +7,18 @@
  * Delete. Credentials are DefaultAzureCredential, or a fixed token for an emulator endpoint.
  */
 import { randomBytes } from 'node:crypto';
-import { ComputeManagementClient, type VirtualMachine } from '@azure/arm-compute';
-import { NetworkManagementClient } from '@azure/arm-network';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import type { Pipeline } from '@azure/core-rest-pipeline';
+import type { VirtualMachine } from '@azure/arm-compute';
 import type { CloudConfig } from '../../../config';
 import type { CloudDriver, InstanceConfig, Machine, MachineState } from '../driver';
 import { azureUserData, renderStartupScript } from '../startup';
-import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
+import { CapacityError, kindOf, withRetry } from '../retry';
+import { azureClients, POLL, readAzureError } from './clients';
 import { createLocationBook } from '../location-book';
 import type { Location } from '../../../domain/locations';
 import { azureRegionPrices, type AzureRetailItem } from '../../../domain/cloud-prices';
 
 export const DEPLOYMENT_TAG = 'hail-batch-deployment';
-const KNOWN_CODES = ['ZonalAllocationFailed', 'AllocationFailed', 'OverconstrainedAllocationRequest', 'SkuNotAvailable', 'OperationNotAllowed', 'QuotaExceeded', 'TooManyRequests'];
-/** Long-running operations are polled this often (the SDK's default is seconds). */
-const POLL = { updateIntervalInMs: 250 };
-
-export function readAzureError(err: unknown): CloudFailure {
-  const e = (err ?? {}) as { statusCode?: unknown; code?: unknown; message?: unknown };
-  const message = String(e.message ?? err);
-  const code = (typeof e.code === 'string' ? e.code : null) ?? KNOWN_CODES.find((c) => message.includes(c)) ?? null;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : code ? 200 : null;
-  return { status, code, message };
-}
-
+export { readAzureError };
 /** The VM size of a shape: the job's own, or D (standard), E (highmem), F (highcpu) series. */
 export function azureVmSize(inst: Pick<InstanceConfig, 'machineType' | 'workerType' | 'cores'>): string {
   if (inst.machineType && inst.machineType.startsWith('Standard_')) return inst.machineType;
@@ -41,19 +28,6 @@ export function azureVmSize(inst: Pick<InstanceConfig, 'machineType' | 'workerTy
 
 const stateOf = (p: string | undefined): Exclude<MachineState, 'gone'> =>
   p === 'Succeeded' ? 'running' : p === 'Creating' || p === 'Updating' ? 'provisioning' : 'stopping';
-
-/** An emulator speaks plain http: its requests carry a fixed token without the https-only policy. */
-function useEmulator(pipeline: Pipeline): void {
-  pipeline.removePolicy({ name: 'bearerTokenAuthenticationPolicy' });
-  pipeline.addPolicy({
-    name: 'emulatorToken',
-    sendRequest: (req, next) => {
-      req.headers.set('authorization', 'Bearer emulator-token');
-      req.allowInsecureConnection = true;
-      return next(req);
-    },
-  });
-}
 
 /**
  * Azure's retail prices API (public, no credentials) for one VM size, every page of it. Only
@@ -79,27 +53,10 @@ async function retailPrices(endpoint: string, vmSize: string): Promise<AzureReta
 
 export function createAzureDriver(cloud: CloudConfig): CloudDriver {
   const a = cloud.azure;
-  const credential: TokenCredential = a.armEndpoint ? { getToken: async () => ({ token: 'emulator-token', expiresOnTimestamp: Date.now() + 3600_000 }) } : new DefaultAzureCredential();
-  const options = a.armEndpoint ? { endpoint: a.armEndpoint, allowInsecureConnection: true } : {};
-  const compute = new ComputeManagementClient(credential, a.subscriptionId, options);
-  const network = new NetworkManagementClient(credential, a.subscriptionId, options);
-  if (a.armEndpoint) {
-    useEmulator(compute.pipeline);
-    useEmulator(network.pipeline);
-  }
-  const rg = a.resourceGroup;
-  const retry = <T>(call: () => Promise<T>) => withRetry(call, readAzureError);
+  const { compute, network, rg, retry, ignoreMissing, collect } = azureClients(cloud);
   const nicName = (name: string) => `${name}-nic`;
   const ipName = (name: string) => `${name}-ip`;
   const ours = (tags: Record<string, string> | undefined) => tags?.[DEPLOYMENT_TAG] === cloud.deployment;
-  const ignoreMissing = async (work: () => Promise<unknown>) => {
-    try {
-      await work();
-    } catch (err) {
-      if (kindOf(readAzureError(err)) !== 'not-found') throw err;
-    }
-  };
-
   async function getVm(name: string): Promise<VirtualMachine | null> {
     try {
       const vm = await retry(() => compute.virtualMachines.get(rg, name));
@@ -108,12 +65,6 @@ export function createAzureDriver(cloud: CloudConfig): CloudDriver {
       if (kindOf(readAzureError(err)) === 'not-found') return null;
       throw err;
     }
-  }
-
-  async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-    const out: T[] = [];
-    for await (const x of it) out.push(x);
-    return out;
   }
 
   async function readLocations(): Promise<Location[]> {

@@ -22,6 +22,8 @@ locals {
   services = ["compute.googleapis.com", "container.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com", "artifactregistry.googleapis.com", "iam.googleapis.com", "cloudbilling.googleapis.com"]
   # The worker VMs' network tag, the name the firewall rules use.
   worker_tag = "${var.deployment}-worker"
+  # Hail/Spark cluster node VMs' network tag (activities/cloud/gcp/nodes.ts).
+  cluster_node_tag = "${var.deployment}-cluster-node"
 }
 
 resource "google_project_service" "apis" {
@@ -115,6 +117,43 @@ resource "google_compute_firewall" "deny_to_workers" {
   priority      = 65000
   source_ranges = ["0.0.0.0/0"]
   target_tags   = [local.worker_tag]
+  deny {
+    protocol = "all"
+  }
+}
+
+# Cluster nodes: the API (Jupyter proxy) and the driver (node commands) reach a node's
+# Jupyter and exec door; nodes reach each other on every port (Spark, NFS); nothing else.
+resource "google_compute_firewall" "service_to_cluster_nodes" {
+  name          = "${var.deployment}-service-to-cluster-nodes"
+  network       = google_compute_network.vpc.id
+  direction     = "INGRESS"
+  source_ranges = [var.driver_pod_cidr, "10.20.0.0/16"]
+  target_tags   = [local.cluster_node_tag]
+  allow {
+    protocol = "tcp"
+    ports    = ["8888", "8099"]
+  }
+}
+
+resource "google_compute_firewall" "cluster_nodes_to_each_other" {
+  name        = "${var.deployment}-cluster-nodes-to-each-other"
+  network     = google_compute_network.vpc.id
+  direction   = "INGRESS"
+  source_tags = [local.cluster_node_tag]
+  target_tags = [local.cluster_node_tag]
+  allow {
+    protocol = "all"
+  }
+}
+
+resource "google_compute_firewall" "deny_to_cluster_nodes" {
+  name          = "${var.deployment}-deny-to-cluster-nodes"
+  network       = google_compute_network.vpc.id
+  direction     = "INGRESS"
+  priority      = 65000
+  source_ranges = ["0.0.0.0/0"]
+  target_tags   = [local.cluster_node_tag]
   deny {
     protocol = "all"
   }

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injections, serve, type Injection, type Res, type Route, type Server } from './http';
-import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
+import { addressPool, bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
 import { azureRetailRoute, defaultListPrices, type ListPrice } from './price-lists';
 
 type Json = Record<string, unknown>;
@@ -57,6 +57,13 @@ function cloudInitScript(customData: string): string {
 export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmulator> {
   const bootMs = opts.bootMs ?? 200;
   const store = new Map<string, Resource>();
+  const addresses = addressPool(opts.vpc?.prefix);
+  /** A NIC's private address (ARM's Dynamic allocation), set when the NIC is made. */
+  const nicAddress = (r: Resource | undefined): string | undefined => {
+    const configs = (((r?.body.properties ?? {}) as Json).ipConfigurations ?? []) as Json[];
+    const ip = ((configs[0]?.properties ?? {}) as Json).privateIPAddress;
+    return typeof ip === 'string' ? ip : undefined;
+  };
   const metadata = await startMetadataServer((name) => {
     const r = [...store.values()].find((x) => x.kind === 'vm' && x.name === name);
     const userData = r ? ((r.body.properties ?? {}) as Json).userData : undefined;
@@ -99,6 +106,8 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
       }
     }
     if (r.kind === 'nic') {
+      const ip = nicAddress(r);
+      if (ip) addresses.give(ip);
       for (const c of (((r.body.properties ?? {}) as Json).ipConfigurations ?? []) as Json[]) {
         const pip = ((c.properties ?? {}) as Json).publicIPAddress as Json | undefined;
         const ip = pip && store.get(key(String(pip.id)));
@@ -156,7 +165,13 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
           if (kind === 'vm' && usedCores(location) + cores > quotaOf(location)) {
             return armError(409, 'OperationNotAllowed', `Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Location: ${location}, Current Limit: ${quotaOf(location)}.`);
           }
-          const r: Resource = { id, kind, name: m[3]!, location, body: { ...body, properties: { ...props } }, pid: null, cores };
+          const made: Json = { ...props };
+          if (kind === 'vm') made.timeCreated = new Date().toISOString();
+          if (kind === 'nic') {
+            const configs = (props.ipConfigurations ?? []) as Json[];
+            made.ipConfigurations = configs.map((c, i) => (i === 0 ? { ...c, properties: { ...((c.properties ?? {}) as Json), privateIPAddress: addresses.take() } } : c));
+          }
+          const r: Resource = { id, kind, name: m[3]!, location, body: { ...body, properties: made }, pid: null, cores };
           setState(r, kind === 'vm' ? 'Creating' : 'Succeeded');
           store.set(key(id), r);
           if (kind !== 'vm') {
@@ -167,7 +182,9 @@ export async function startArmEmulator(opts: ArmEmulatorOptions): Promise<ArmEmu
             const identityHost = await metadata.identityHost(r.name);
             if (store.get(key(id)) === r) {
               const custom = Buffer.from(String(((props.osProfile ?? {}) as Json).customData ?? ''), 'base64').toString('utf8');
-              r.pid = bootVm(opts, { name: r.name, script: cloudInitScript(custom), metadataUrl: metadata.url, identityHost });
+              const nicId = ((((props.networkProfile ?? {}) as Json).networkInterfaces ?? []) as Json[])[0]?.id;
+              const ip = nicAddress(store.get(key(String(nicId ?? ''))));
+              r.pid = bootVm(opts, { name: r.name, script: cloudInitScript(custom), metadataUrl: metadata.url, identityHost, ip });
               setState(r, 'Succeeded');
               opState.status = 'Succeeded';
             } else {

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injections, serve, type Injection, type Req, type Res, type Route, type Server } from './http';
-import { bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
+import { addressPool, bootVm, haltAgent, startMetadataServer, type VmAgentOptions } from './vm-agents';
 import { defaultListPrices, gcpCatalogRoute, type ListPrice } from './price-lists';
 
 type Instance = {
@@ -24,6 +24,7 @@ type Instance = {
   resource: Record<string, unknown>;
   pid: number | null;
   created: string;
+  ip: string;
 };
 type Operation = { id: string; name: string; zone: string; type: string; target: string; status: 'PENDING' | 'RUNNING' | 'DONE'; error?: { errors: { code: string; message: string }[] } };
 
@@ -51,7 +52,7 @@ export type GceEmulator = Server & {
 
 const regionOf = (zone: string) => zone.replace(/-[a-z]$/, '');
 const coresOf = (machineType: string): number => {
-  const m = /(?:^|\/)(?:n1|n2|e2)-(?:standard|highmem|highcpu)-(\d+)$/.exec(machineType) ?? /(?:^|\/)custom-(\d+)-\d+$/.exec(machineType);
+  const m = /(?:^|\/)(?:n1|n2|e2)-(?:standard|highmem|highcpu)-(\d+)$/.exec(machineType) ?? /(?:^|\/)custom-(\d+)-\d+(?:-ext)?$/.exec(machineType);
   return m ? Number(m[1]) : 1;
 };
 
@@ -81,6 +82,7 @@ const metadataOf = (inst: Instance): Record<string, string> => {
 export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmulator> {
   const bootMs = opts.bootMs ?? 200;
   const instances = new Map<string, Instance>();
+  const addresses = addressPool(opts.vpc?.prefix);
   const metadata = await startMetadataServer((name) => {
     const inst = [...instances.values()].find((i) => i.name === name);
     return inst ? { kind: 'gcp', attributes: metadataOf(inst) } : null;
@@ -118,6 +120,8 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
     zone: link('zones', i.zone),
     status: i.status,
     creationTimestamp: i.created,
+    // The address GCE gives the first interface, in the subnet's range.
+    networkInterfaces: (((i.resource.networkInterfaces ?? [{}]) as Record<string, unknown>[]).map((n, k) => (k === 0 ? { ...n, name: 'nic0', networkIP: i.ip } : n))),
     selfLink: link('zones', i.zone, 'instances', i.name),
   });
   const usedCores = (region: string) => [...instances.values()].filter((i) => regionOf(i.zone) === region).reduce((n, i) => n + i.cores, 0);
@@ -127,7 +131,10 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
     inst.status = 'STOPPING';
     await haltAgent(opts, inst.name, inst.pid, graceMs);
     inst.pid = null;
-    if (remove) instances.delete(`${inst.zone}/${inst.name}`);
+    if (remove) {
+      instances.delete(`${inst.zone}/${inst.name}`);
+      addresses.give(inst.ip);
+    }
     else inst.status = 'TERMINATED';
   }
   async function preempt(inst: Instance): Promise<void> {
@@ -173,12 +180,12 @@ export async function startGceEmulator(opts: GceEmulatorOptions): Promise<GceEmu
           op.error = { errors: [{ code: 'QUOTA_EXCEEDED', message: `Quota 'CPUS' exceeded. Limit: ${quotaOf(regionOf(zone))} in region ${regionOf(zone)}.` }] };
           return { status: 200, body: opJson(op) };
         }
-        const inst: Instance = { name, zone, id: String(Math.floor(Math.random() * 1e15)), status: 'PROVISIONING', cores, resource: body, pid: null, created: new Date().toISOString() };
+        const inst: Instance = { name, zone, id: String(Math.floor(Math.random() * 1e15)), status: 'PROVISIONING', cores, resource: body, pid: null, created: new Date().toISOString(), ip: addresses.take() };
         instances.set(`${zone}/${name}`, inst);
         op.status = 'RUNNING';
         setTimeout(() => {
           if (instances.get(`${zone}/${name}`) === inst && inst.status === 'PROVISIONING') {
-            inst.pid = bootVm(opts, { name, script: metadataOf(inst)['startup-script'] ?? '', metadataUrl: metadata.url });
+            inst.pid = bootVm(opts, { name, script: metadataOf(inst)['startup-script'] ?? '', metadataUrl: metadata.url, ip: inst.ip });
             inst.status = 'RUNNING';
           }
           op.status = 'DONE';

@@ -21,7 +21,31 @@ export type VmAgentOptions = {
   /** The agents' data directory (the service's, so logs land where the API reads them). */
   dataDir: string;
   executor: 'docker' | 'process';
+  /**
+   * The cloud's network as a Docker bridge network of subnet `<prefix>.0/24` (made by the
+   * caller): each VM gets an address in it, and what a VM runs in Docker (a cluster node) runs
+   * on that network at that address. Without it VMs get addresses nothing listens on.
+   */
+  vpc?: { dockerNetwork: string; prefix: string };
 };
+
+/** Private addresses of an emulator's VMs, `<prefix>.2` upwards, as the cloud's DHCP hands them out. */
+export function addressPool(prefix = '10.128.0'): { take(): string; give(ip: string): void } {
+  const used = new Set<string>();
+  return {
+    take() {
+      for (let i = 2; i < 255; i++) {
+        const ip = `${prefix}.${i}`;
+        if (!used.has(ip)) {
+          used.add(ip);
+          return ip;
+        }
+      }
+      throw new Error(`no address left in ${prefix}.0/24`);
+    },
+    give: (ip) => void used.delete(ip),
+  };
+}
 
 /** What the instance metadata holds for one VM: GCE's attributes, or Azure's base64 userData. */
 export type VmMetadata = { kind: 'gcp'; attributes: Record<string, string> } | { kind: 'azure'; userData: string; managedIdentity: string | null };
@@ -124,7 +148,7 @@ export async function startMetadataServer(lookup: (name: string) => VmMetadata |
  * Boots the VM: runs its startup script (the bash text a VM would run) in its own process
  * group, which the agent joins. Returns the script's pid, the group's leader.
  */
-export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string; metadataUrl: string; identityHost?: string }): number {
+export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string; metadataUrl: string; identityHost?: string; ip?: string }): number {
   const vmDir = path.join(opts.dataDir, 'vms');
   const logDir = path.join(opts.dataDir, 'agents');
   mkdirSync(vmDir, { recursive: true });
@@ -147,6 +171,7 @@ export function bootVm(opts: VmAgentOptions, vm: { name: string; script: string;
       HB_STARTUP_AGENT_PORT: 0,
       HB_CLOUD: 'local',
       HB_EXECUTOR: opts.executor,
+      ...(opts.vpc && vm.ip ? { HB_STARTUP_DOCKER_NETWORK: opts.vpc.dockerNetwork, HB_STARTUP_NODE_IP: vm.ip } : {}),
     }),
   });
   closeSync(out);
@@ -178,7 +203,8 @@ export async function haltAgent(opts: VmAgentOptions, name: string, pid: number 
   }
   // Whatever of the group is left (an agent that outlived its script) goes now.
   if (pid !== null) signal(pid, 'SIGKILL');
-  if (opts.executor !== 'docker') return;
+  // Containers the VM ran (its jobs', or a cluster node's) carry its name.
+  if (opts.executor !== 'docker' && !opts.vpc) return;
   const docker = new Docker();
   const found = await docker.listContainers({ all: true, filters: { label: [`hail-batch.instance=${name}`] } }).catch(() => []);
   await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
