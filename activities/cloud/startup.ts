@@ -82,14 +82,7 @@ power_off() {
   if [ -n "\${HB_STARTUP_POWEROFF_FILE:-}" ]; then date -u +%FT%TZ > "$HB_STARTUP_POWEROFF_FILE"; else shutdown -h now; fi
 }
 
-install_docker() {
-  if command -v docker >/dev/null 2>&1; then return 0; fi
-  log "installing Docker"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q docker.io
-  systemctl enable --now docker
-}
+${INSTALL_DOCKER}
 
 # From here on, whatever happens, the VM does not outlive its agent.
 trap power_off EXIT
@@ -126,6 +119,16 @@ docker run --name hail-batch-agent --network host --privileged \\
 `;
   return { script: cloud === 'gcp' ? script : azureCloudConfig(script), secrets };
 }
+
+/** The bash function both startup scripts (worker and cluster node VMs) install Docker with. */
+export const INSTALL_DOCKER = `install_docker() {
+  if command -v docker >/dev/null 2>&1; then return 0; fi
+  log "installing Docker"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q docker.io
+  systemctl enable --now docker
+}`;
 
 /** Azure's userData: base64 of `key=value` lines, which IMDS hands back as it was given. */
 export function azureUserData(secrets: Record<string, string>): string {

@@ -16,7 +16,7 @@
  */
 import type { PlannedNode } from '../../domain/clusters/spec';
 import { isImageReference } from '../../domain/image-ref';
-import { azureCloudConfig, metadataFunctions, shellQuote, type RenderedStartup } from '../cloud/startup';
+import { azureCloudConfig, INSTALL_DOCKER, metadataFunctions, shellQuote, type RenderedStartup } from '../cloud/startup';
 
 export const NODE_SECRET_KEY = 'node_secret';
 export const EXEC_PORT = 8099;
@@ -59,14 +59,7 @@ EXPORT=/srv/hail-tmp
 ${metadataFunctions(cloud)}
 log() { echo "hail-cluster-startup: $*" >&2; }
 
-install_docker() {
-  if command -v docker >/dev/null 2>&1; then return 0; fi
-  log "installing Docker"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q docker.io
-  systemctl enable --now docker
-}
+${INSTALL_DOCKER}
 
 nfs_shared_tmp() {
   export DEBIAN_FRONTEND=noninteractive

@@ -20,6 +20,7 @@ import type { ClusterNodeDriver } from '../../activities/clusters/node-driver';
 import { NODE_LABELS } from '../../activities/clusters/vm-nodes';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { waitFor } from '../support/service';
+import { buildClusterImage } from '../support/cluster-images';
 import { startGceEmulator, type GceEmulator } from '../support/emulators/gce';
 import { startArmEmulator, type ArmEmulator } from '../support/emulators/arm';
 
@@ -130,12 +131,7 @@ describe.each(['gcp', 'azure'] as const)('a cluster on emulated %s', (cloudName)
   }, 180_000);
 
   it('creates 1 master + 1 worker as VMs of the node shapes, runs Hail and Jupyter on them, and destroys them', async () => {
-    const built = await call('POST', '/cluster-images', { name: IMAGE, billing_project: 'test' });
-    expect(built.status).toBe(202);
-    const image = await waitFor('image build', async () => {
-      const i = (await call('GET', `/cluster-images/${IMAGE}`)).json;
-      return i.state === 'building' ? null : i;
-    }, 3_600_000, 1000);
+    const image = await buildClusterImage(call, IMAGE);
     expect(image.state).toBe('built');
 
     const c = await apply('create', { image: IMAGE, workers: 1, master: { cores: 2, memory_gib: 4 }, worker: { cores: 1, memory_gib: 3 } });

@@ -11,6 +11,7 @@ import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { waitFor } from '../support/service';
+import { buildClusterImage } from '../support/cluster-images';
 import { testTemporal } from '../support/temporal';
 import { addProjectMember, ensureBillingProject } from '../../db/queries/users';
 import { createLocalNodeDriver } from '../../activities/clusters/local-nodes';
@@ -91,12 +92,7 @@ afterAll(async () => {
 
 describe('clusters', () => {
   it('builds an image once, shares it, and only a project that built or accepted it may deploy it', async () => {
-    const built = await call('POST', '/cluster-images', { name: IMAGE, billing_project: 'test' });
-    expect(built.status).toBe(202);
-    const image = await waitFor('image build', async () => {
-      const i = (await call('GET', `/cluster-images/${IMAGE}`)).json;
-      return i.state === 'building' ? null : i;
-    }, 3_600_000, 1000);
+    const image = await buildClusterImage(call, IMAGE);
     expect(image.state).toBe('built');
     expect(String(image.ref)).toMatch(/^hail-batch-cluster:[0-9a-f]{16}$/);
     expect((await call('POST', '/cluster-images', { name: IMAGE, billing_project: 'test' })).status).toBe(409);

@@ -75,5 +75,15 @@ export function gcpCompute(cloud: CloudConfig) {
   }
 
 
-  return { instances, operations, zonesClient, regionsClient, opts, project, retry, waitFor, listZone };
+  /** Deletes the instance and waits for it to go; succeeds when it is already gone. */
+  async function deleteIn(zone: string, name: string): Promise<void> {
+    try {
+      const [op] = await retry(() => instances.delete({ project, zone, instance: name }));
+      await waitFor(op.latestResponse as IOperation, zone);
+    } catch (err) {
+      if (kindOf(readGcpError(err)) !== 'not-found') throw err;
+    }
+  }
+
+  return { instances, operations, zonesClient, regionsClient, opts, project, retry, waitFor, listZone, deleteIn };
 }

@@ -32,7 +32,7 @@ const stateOf = (status: string | null | undefined): Exclude<MachineState, 'gone
 
 export function createGcpDriver(cloud: CloudConfig): CloudDriver {
   const g = cloud.gcp;
-  const { instances, zonesClient, regionsClient, opts, project, retry, waitFor, listZone } = gcpCompute(cloud);
+  const { instances, zonesClient, regionsClient, opts, project, retry, waitFor, listZone, deleteIn } = gcpCompute(cloud);
   // The Cloud Billing Catalog (cloudbilling.googleapis.com, or the emulator's same endpoint).
   const catalog = new CloudCatalogClient(opts as unknown as ConstructorParameters<typeof CloudCatalogClient>[0]);
   const regionOf = gcpRegionOf;
@@ -123,14 +123,7 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
     },
 
     async delete(name) {
-      for (const { zone } of await find(name)) {
-        try {
-          const [op] = await retry(() => instances.delete({ project, zone, instance: name }));
-          await waitFor(op.latestResponse as IOperation, zone);
-        } catch (err) {
-          if (kindOf(readGcpError(err)) !== 'not-found') throw err;
-        }
-      }
+      for (const { zone } of await find(name)) await deleteIn(zone, name);
     },
 
     async getState(name) {

@@ -28,7 +28,7 @@ export function gcpNodeMachineType(cores: number, memoryGib: number): string {
 
 export function createGcpNodeMachines(cloud: CloudConfig, deployment: string): NodeMachines {
   const g = cloud.gcp;
-  const { instances, zonesClient, regionsClient, project, retry, waitFor, listZone } = gcpCompute(cloud);
+  const { instances, zonesClient, regionsClient, project, retry, waitFor, listZone, deleteIn } = gcpCompute(cloud);
   const ours = `labels.${NODE_LABELS.deployment} = "${deployment}"`;
 
   const book = createLocationBook(async () => {
@@ -89,14 +89,7 @@ export function createGcpNodeMachines(cloud: CloudConfig, deployment: string): N
     },
 
     async delete(name) {
-      for (const { zone } of await listAll(`name = "${name}" AND ${ours}`)) {
-        try {
-          const [op] = await retry(() => instances.delete({ project, zone, instance: name }));
-          await waitFor(op.latestResponse as IOperation, zone);
-        } catch (err) {
-          if (kindOf(readGcpError(err)) !== 'not-found') throw err;
-        }
-      }
+      for (const { zone } of await listAll(`name = "${name}" AND ${ours}`)) await deleteIn(zone, name);
     },
 
     async list(cluster) {

@@ -1,0 +1,15 @@
+/** Cluster images through the API, as the cluster tests need them. */
+import { expect } from 'vitest';
+import { waitFor } from './service';
+
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: Record<string, unknown> }>;
+
+/** Asks for the image's build (202) and waits until it is no longer building; returns the image. */
+export async function buildClusterImage(call: Call, name: string, billingProject = 'test'): Promise<Record<string, unknown>> {
+  const built = await call('POST', '/cluster-images', { name, billing_project: billingProject });
+  expect(built.status).toBe(202);
+  return waitFor('image build', async () => {
+    const i = (await call('GET', `/cluster-images/${name}`)).json;
+    return i.state === 'building' ? null : i;
+  }, 3_600_000, 1000);
+}
