@@ -80,7 +80,12 @@ describe.each(['gcp', 'azure'] as const)('a cluster on emulated %s', (cloudName)
   let nodes: ClusterNodeDriver;
 
   async function call(method: string, p: string, body?: unknown): Promise<{ status: number; json: Json }> {
-    const res = await s.api(`/api/v1alpha${p}`, { method, ...(body !== undefined ? { json: body } : {}) });
+    const send = () => s.api(`/api/v1alpha${p}`, { method, ...(body !== undefined ? { json: body } : {}) });
+    // A pooled keep-alive connection the server had just closed fails once; reads are safe to send again.
+    const res = await send().catch((e: unknown) => {
+      if (method !== 'GET') throw e;
+      return send();
+    });
     return { status: res.status, json: (await res.json().catch(() => ({}))) as Json };
   }
   async function apply(to: 'create' | 'update' | 'destroy', spec?: Json): Promise<Json> {

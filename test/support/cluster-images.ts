@@ -4,9 +4,17 @@ import { waitFor } from './service';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: Record<string, unknown> }>;
 
-/** Asks for the image's build (202) and waits until it is no longer building; returns the image. */
+/**
+ * Asks for the image's build (202) and waits until it is no longer building; returns the
+ * image. A request lost on a pooled connection the server had just closed is sent again, and
+ * then a 409 means the lost one was taken.
+ */
 export async function buildClusterImage(call: Call, name: string, billingProject = 'test'): Promise<Record<string, unknown>> {
-  const built = await call('POST', '/cluster-images', { name, billing_project: billingProject });
+  const ask = () => call('POST', '/cluster-images', { name, billing_project: billingProject });
+  const built = await ask().catch(async () => {
+    const again = await ask();
+    return again.status === 409 ? { ...again, status: 202 } : again;
+  });
   expect(built.status).toBe(202);
   return waitFor('image build', async () => {
     const i = (await call('GET', `/cluster-images/${name}`)).json;
