@@ -20,7 +20,7 @@ import type { ClusterNodeDriver } from '../../activities/clusters/node-driver';
 import { NODE_LABELS } from '../../activities/clusters/vm-nodes';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { waitFor } from '../support/service';
-import { buildClusterImage } from '../support/cluster-images';
+import { apiCaller, buildClusterImage } from '../support/cluster-images';
 import { startGceEmulator, type GceEmulator } from '../support/emulators/gce';
 import { startArmEmulator, type ArmEmulator } from '../support/emulators/arm';
 
@@ -79,15 +79,7 @@ describe.each(['gcp', 'azure'] as const)('a cluster on emulated %s', (cloudName)
   let s: ProcessService;
   let nodes: ClusterNodeDriver;
 
-  async function call(method: string, p: string, body?: unknown): Promise<{ status: number; json: Json }> {
-    const send = () => s.api(`/api/v1alpha${p}`, { method, ...(body !== undefined ? { json: body } : {}) });
-    // A pooled keep-alive connection the server had just closed fails once; reads are safe to send again.
-    const res = await send().catch((e: unknown) => {
-      if (method !== 'GET') throw e;
-      return send();
-    });
-    return { status: res.status, json: (await res.json().catch(() => ({}))) as Json };
-  }
+  const call = apiCaller(() => s);
   async function apply(to: 'create' | 'update' | 'destroy', spec?: Json): Promise<Json> {
     const plan = await call('POST', `/clusters/${NAME}/plan`, { to, ...(spec ? { spec, billing_project: 'test' } : {}) });
     expect(plan.status, JSON.stringify(plan.json)).toBe(201);

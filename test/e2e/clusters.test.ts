@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startProcessService, type ProcessService } from '../support/processes';
 import { waitFor } from '../support/service';
-import { buildClusterImage } from '../support/cluster-images';
+import { apiCaller, buildClusterImage } from '../support/cluster-images';
 import { testTemporal } from '../support/temporal';
 import { addProjectMember, ensureBillingProject } from '../../db/queries/users';
 import { createLocalNodeDriver } from '../../activities/clusters/local-nodes';
@@ -26,15 +26,7 @@ const IMAGE = 'hail-base/1.0.0';
 let s: ProcessService;
 
 type Json = Record<string, unknown>;
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
-  const send = () => s.api(`/api/v1alpha${path}`, { method, ...(body !== undefined ? { json: body } : {}) });
-  // A pooled keep-alive connection the server closed while spawnSync blocked the loop fails once; reads are safe to send again.
-  const res = await send().catch((e: unknown) => {
-    if (method !== 'GET') throw e;
-    return send();
-  });
-  return { status: res.status, json: (await res.json().catch(() => ({}))) as Json };
-}
+const call = apiCaller(() => s);
 
 async function waitPlan(planId: number, timeoutMs = 600_000): Promise<Json> {
   return waitFor(
