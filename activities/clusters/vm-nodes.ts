@@ -11,7 +11,7 @@
  * its internal address: commands through the node's exec door (port 8099), Jupyter on the
  * master's port 8888, both behind the cluster's node secret.
  */
-import type { PlannedNode } from '../../domain/clusters/spec';
+import { createHash } from 'node:crypto';
 import { masterName } from '../../domain/clusters/spec';
 import type { RenderedStartup } from '../cloud/startup';
 import type { ClusterNodeDriver, ExecResult, LiveNode } from './node-driver';
@@ -70,9 +70,7 @@ export type VmNodesConfig = {
 
 /** A short, label-safe digest of a shape key. */
 export function shapeLabel(shapeKey: string): string {
-  let h = 0x811c9dc5;
-  for (const ch of shapeKey) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-  return `s${h.toString(16).padStart(8, '0')}`;
+  return `s${createHash('sha256').update(shapeKey).digest('hex').slice(0, 8)}`;
 }
 
 export function createVmNodeDriver(cfg: VmNodesConfig): ClusterNodeDriver {
@@ -119,8 +117,9 @@ export function createVmNodeDriver(cfg: VmNodesConfig): ClusterNodeDriver {
     async createNode(l) {
       const shape = shapeLabel(shapeKeyOf(l.node, l.imageRef));
       const existing = await find(l.cluster, l.node.name);
-      if (existing && existing.labels[NODE_LABELS.shape] !== shape) await m.delete(existing.name);
-      if (!existing || existing.labels[NODE_LABELS.shape] !== shape) {
+      if (existing?.labels[NODE_LABELS.shape] !== shape) {
+        // A node whose shape changed is made again (its shape is fixed at creation).
+        if (existing) await m.delete(existing.name);
         const name = vmName(l.node.name);
         await m.create({
           name,
@@ -131,7 +130,7 @@ export function createVmNodeDriver(cfg: VmNodesConfig): ClusterNodeDriver {
           startup: renderNodeStartup(m.cloud, {
             vmName: name,
             cluster: l.cluster,
-            node: l.node as PlannedNode,
+            node: l.node,
             imageRef: cfg.imageRegistry ? `${cfg.imageRegistry}/${l.imageRef}` : l.imageRef,
             sparkMaster: driver.sparkMasterUrl(l.cluster),
             jupyterBaseUrl: l.jupyterBaseUrl,

@@ -7,6 +7,7 @@ import { InstancesClient, RegionsClient, ZoneOperationsClient, ZonesClient, type
 import { OAuth2Client } from 'google-auth-library';
 import type { CloudConfig } from '../../../config';
 import { CapacityError, kindOf, withRetry, type CloudFailure } from '../retry';
+import type { Location } from '../../../domain/locations';
 
 type IOperation = protos.google.cloud.compute.v1.IOperation;
 type IInstance = protos.google.cloud.compute.v1.IInstance;
@@ -85,5 +86,18 @@ export function gcpCompute(cloud: CloudConfig) {
     }
   }
 
-  return { instances, operations, zonesClient, regionsClient, opts, project, retry, waitFor, listZone, deleteIn };
+  /** The configured zones that are UP, with their region's CPUS quota left (no prices: the catalogue has them). */
+  async function readLocations(): Promise<Location[]> {
+    const zones: string[] = [];
+    for await (const z of zonesClient.listAsync({ project })) if (z.name && g.zones.includes(z.name) && String(z.status) === 'UP') zones.push(z.name);
+    const left = new Map<string, number>();
+    for (const r of new Set(zones.map(gcpRegionOf))) {
+      const [region] = await retry(() => regionsClient.get({ project, region: r }));
+      const cpus = region.quotas?.find((q) => q.metric === 'CPUS');
+      left.set(r, cpus ? (cpus.limit ?? 0) - (cpus.usage ?? 0) : 0);
+    }
+    return zones.map((z) => ({ name: z, region: gcpRegionOf(z), coresLeft: left.get(gcpRegionOf(z)) ?? 0, pricePerCoreHour: 0 }));
+  }
+
+  return { instances, operations, opts, project, retry, waitFor, listZone, deleteIn, readLocations };
 }

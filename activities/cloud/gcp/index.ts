@@ -14,7 +14,6 @@ import { renderStartupScript } from '../startup';
 import { CapacityError, kindOf } from '../retry';
 import { gcpCompute, gcpRegionOf, readGcpError } from './compute';
 import { createLocationBook } from '../location-book';
-import type { Location } from '../../../domain/locations';
 import { GCP_COMPUTE_SERVICE, gcpRegionPrices, type GcpSku } from '../../../domain/cloud-prices';
 
 type IOperation = protos.google.cloud.compute.v1.IOperation;
@@ -32,7 +31,7 @@ const stateOf = (status: string | null | undefined): Exclude<MachineState, 'gone
 
 export function createGcpDriver(cloud: CloudConfig): CloudDriver {
   const g = cloud.gcp;
-  const { instances, zonesClient, regionsClient, opts, project, retry, waitFor, listZone, deleteIn } = gcpCompute(cloud);
+  const { instances, opts, project, retry, waitFor, listZone, deleteIn, readLocations } = gcpCompute(cloud);
   // The Cloud Billing Catalog (cloudbilling.googleapis.com, or the emulator's same endpoint).
   const catalog = new CloudCatalogClient(opts as unknown as ConstructorParameters<typeof CloudCatalogClient>[0]);
   const regionOf = gcpRegionOf;
@@ -44,18 +43,6 @@ export function createGcpDriver(cloud: CloudConfig): CloudDriver {
     return found.flat();
   }
 
-  async function readLocations(): Promise<Location[]> {
-    const zones: string[] = [];
-    for await (const z of zonesClient.listAsync({ project })) if (z.name && g.zones.includes(z.name) && String(z.status) === 'UP') zones.push(z.name);
-    const regions = [...new Set(zones.map(regionOf))];
-    const left = new Map<string, number>();
-    for (const r of regions) {
-      const [region] = await retry(() => regionsClient.get({ project, region: r }));
-      const cpus = region.quotas?.find((q) => q.metric === 'CPUS');
-      left.set(r, cpus ? (cpus.limit ?? 0) - (cpus.usage ?? 0) : 0);
-    }
-    return zones.map((z) => ({ name: z, region: regionOf(z), coresLeft: left.get(regionOf(z)) ?? 0, pricePerCoreHour: 0 }));
-  }
   const book = createLocationBook(readLocations, cloud.locationRefreshMs);
 
   function resource(inst: InstanceConfig, zone: string, startup: StartupData): IInstance {

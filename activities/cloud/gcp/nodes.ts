@@ -28,20 +28,10 @@ export function gcpNodeMachineType(cores: number, memoryGib: number): string {
 
 export function createGcpNodeMachines(cloud: CloudConfig, deployment: string): NodeMachines {
   const g = cloud.gcp;
-  const { instances, zonesClient, regionsClient, project, retry, waitFor, listZone, deleteIn } = gcpCompute(cloud);
+  const { instances, project, retry, waitFor, listZone, deleteIn, readLocations } = gcpCompute(cloud);
   const ours = `labels.${NODE_LABELS.deployment} = "${deployment}"`;
 
-  const book = createLocationBook(async () => {
-    const zones: string[] = [];
-    for await (const z of zonesClient.listAsync({ project })) if (z.name && g.zones.includes(z.name) && String(z.status) === 'UP') zones.push(z.name);
-    const left = new Map<string, number>();
-    for (const r of new Set(zones.map(gcpRegionOf))) {
-      const [region] = await retry(() => regionsClient.get({ project, region: r }));
-      const cpus = region.quotas?.find((q) => q.metric === 'CPUS');
-      left.set(r, cpus ? (cpus.limit ?? 0) - (cpus.usage ?? 0) : 0);
-    }
-    return zones.map((z) => ({ name: z, region: gcpRegionOf(z), coresLeft: left.get(gcpRegionOf(z)) ?? 0, pricePerCoreHour: 0 }));
-  }, cloud.locationRefreshMs);
+  const book = createLocationBook(readLocations, cloud.locationRefreshMs);
 
   async function listAll(filter: string): Promise<{ zone: string; inst: IInstance }[]> {
     const found = await Promise.all(g.zones.map(async (zone) => (await listZone(zone, filter)).map((inst) => ({ zone, inst }))));
